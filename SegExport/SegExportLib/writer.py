@@ -1,0 +1,246 @@
+"""Writers that turn a labelmap and its source series into a DICOM SEG dataset.
+
+:class:`MultiClassWriter` follows pydicom-seg's writer of the same name: one
+labelmap whose non-zero values are segments described by a template, written
+as a BINARY segmentation (segments in one labelmap never overlap).
+
+>>> from SegExportLib import template, MultiClassWriter
+>>> tpl = template.from_dcmqi_metainfo("metainfo.json")               # doctest: +SKIP
+>>> writer = MultiClassWriter(tpl, inplane_cropping=False, skip_empty_slices=True)
+>>> dataset = writer.write(sitk.ReadImage("labels.nrrd"), ct_datasets)  # doctest: +SKIP
+>>> dataset.save_as("seg.dcm")                                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import SimpleITK as sitk
+from pydicom.dataset import Dataset
+
+from .encode import BinaryFramePacker, LabelSummary, nonzero_bounding_box, summarize_labels
+from .errors import EmptySegmentationError, MissingSegmentError, SegmentationImageError, TemplateError
+from .fileio import declare_explicit_little_endian
+from .functional_groups import Frame, PerFrameGroupsEncoder, dimension_modules, shared_functional_groups
+from .geometry import Grid, match_slices
+from .seg_header import (
+    copy_patient_and_study,
+    file_meta,
+    needs_unicode,
+    referenced_series,
+    segment_item,
+    set_series_and_content,
+)
+from .source import SourceInput, SourcePlane, SourceSeries
+from .template import SegmentDescription, Template
+from .uid import check_uid_root, new_uid
+
+logger = logging.getLogger(__name__)
+
+_INTEGER_PIXEL_TYPES = {
+    sitk.sitkUInt8, sitk.sitkUInt16, sitk.sitkUInt32, sitk.sitkUInt64,
+    sitk.sitkInt8, sitk.sitkInt16, sitk.sitkInt32, sitk.sitkInt64,
+}
+
+
+@dataclass
+class WriteReport:
+    """What the last :meth:`MultiClassWriter.write` did (also available as ``writer.last_report``)."""
+
+    segment_numbers: dict[int, int] = field(default_factory=dict)
+    """Label value -> SegmentNumber of every segment written."""
+    frame_count: int = 0
+    skipped_labels: list[int] = field(default_factory=list)
+    """Labels in the image with no template entry, left out because ``skip_missing_segment``."""
+    absent_segments: list[int] = field(default_factory=list)
+    """Template labelIDs with no voxel in the image (not written)."""
+    cropped_box: tuple[int, int, int, int] | None = None
+    """(row_start, row_stop, column_start, column_stop) when in-plane cropping was applied."""
+
+
+def labelmap_array(image: sitk.Image) -> np.ndarray:
+    """The (slices, rows, columns) voxel array of a 3D integer labelmap, checked; a view, not a copy."""
+    if not isinstance(image, sitk.Image):
+        raise SegmentationImageError(f"the segmentation must be a SimpleITK.Image, got {type(image).__name__}")
+    if image.GetDimension() != 3:
+        raise SegmentationImageError(
+            f"the segmentation is {image.GetDimension()}D; a SEG needs a 3D labelmap (use a single slice volume "
+            "of size (columns, rows, 1) for one slice)"
+        )
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise SegmentationImageError(
+            f"the segmentation has {image.GetNumberOfComponentsPerPixel()} components per voxel; pass a scalar labelmap"
+        )
+    if image.GetPixelID() not in _INTEGER_PIXEL_TYPES:
+        raise SegmentationImageError(
+            f"the segmentation has pixel type {image.GetPixelIDTypeAsString()}; a labelmap needs integer labels: "
+            "cast it, e.g. sitk.Cast(image, sitk.sitkUInt16), after checking its values are whole numbers"
+        )
+    labels = sitk.GetArrayViewFromImage(image)
+    if labels.dtype.kind == "i" and labels.size and labels.min() < 0:
+        raise SegmentationImageError(
+            f"the segmentation holds negative labels (minimum {labels.min()}); labels must be 0 (background) or positive"
+        )
+    return labels
+
+
+class MultiClassWriter:
+    """Write a multi-class labelmap as a BINARY DICOM SEG.
+
+    Args:
+        template: segment descriptions and series information (see :func:`SegExportLib.template.from_dcmqi_metainfo`).
+        inplane_cropping: crop all frames to the in-plane box around the segmented voxels (smaller files; some
+            viewers ignore the per-frame position of cropped frames, so it is off by default).
+        skip_empty_slices: write a frame only where a segment has voxels (the SEG then holds no empty frames).
+        skip_missing_segment: leave out labels the template does not describe instead of refusing.
+        uid_root: optional organisation UID root (ending with ".") for the new UIDs.
+    """
+
+    def __init__(self, template: Template, inplane_cropping: bool = False, skip_empty_slices: bool = True,
+                 skip_missing_segment: bool = False, uid_root: str | None = None) -> None:
+        if not isinstance(template, Template):
+            raise TemplateError([
+                f"$: expected a SegExportLib.template.Template, got {type(template).__name__}; "
+                "load one with SegExportLib.template.from_dcmqi_metainfo"
+            ])
+        self.template = template
+        self.inplane_cropping = inplane_cropping
+        self.skip_empty_slices = skip_empty_slices
+        self.skip_missing_segment = skip_missing_segment
+        self.uid_root = check_uid_root(uid_root) if uid_root is not None else None
+        self.last_report: WriteReport | None = None
+
+    def write(self, segmentation: sitk.Image, source_images: Sequence[SourceInput]) -> Dataset:
+        """Encode ``segmentation`` (labels on the source grid) as a SEG referring to ``source_images``.
+
+        ``source_images`` are the datasets (read with or without pixel data) or file paths of the series the
+        segmentation was drawn on, in any order. Returns the SEG as a :class:`pydicom.Dataset`; nothing is written
+        to disk (see :func:`SegExportLib.write_file`).
+        """
+        labels = labelmap_array(segmentation)
+        series = SourceSeries.from_datasets(source_images)
+        planes = match_slices(Grid.from_image(segmentation), series)
+        summary = summarize_labels(labels)
+        if len(summary.values) == 0:
+            raise EmptySegmentationError(
+                "the segmentation is empty (every voxel is 0): there is nothing to write; check that the right "
+                "labelmap was passed and that its segments are not all empty"
+            )
+        report = WriteReport()
+        segments = self._select_segments(summary, report)
+
+        box = (0, series.rows, 0, series.columns)
+        if self.inplane_cropping:
+            box = nonzero_bounding_box(labels)  # type: ignore[assignment]
+            report.cropped_box = box
+        row_start, row_stop, column_start, column_stop = box
+        frames, sources = self._plan_frames(summary, segments, planes, series, box)
+
+        packer = BinaryFramePacker(len(frames), row_stop - row_start, column_stop - column_start)
+        for index, (label, k) in enumerate(sources):
+            packer.put(index, labels[k, row_start:row_stop, column_start:column_stop] == label)
+        report.frame_count = len(frames)
+
+        dataset = self._build_dataset(series, segments, frames, packer, (row_stop - row_start, column_stop - column_start))
+        self.last_report = report
+        logger.info("SEG with %d segments in %d frames of %d x %d", len(segments), len(frames),
+                    row_stop - row_start, column_stop - column_start)
+        return dataset
+
+    def _select_segments(self, summary: LabelSummary, report: WriteReport) -> list[tuple[int, SegmentDescription]]:
+        """Pair each label in the image with its template description; number them 1..N."""
+        described: dict[int, SegmentDescription] = {}
+        duplicates: set[int] = set()
+        for segment in self.template.segments:
+            if segment.label_id in described:
+                duplicates.add(segment.label_id)
+            described[segment.label_id] = segment
+        if duplicates:
+            raise TemplateError([
+                f"$.segmentAttributes: labelID {label} is described more than once (in several input files); a single "
+                "labelmap needs exactly one description per label: merge the lists or renumber the labels"
+                for label in sorted(duplicates)
+            ])
+        present = [int(v) for v in summary.values]
+        missing = [label for label in present if label not in described]
+        if missing and not self.skip_missing_segment:
+            raise MissingSegmentError(
+                f"labels {missing} occur in the segmentation but the template describes only labelIDs "
+                f"{sorted(described)}; add them to segmentAttributes, or pass skip_missing_segment=True to leave them out"
+            )
+        if missing:
+            logger.warning("leaving out labels %s: the template does not describe them", missing)
+        report.skipped_labels = missing
+        report.absent_segments = sorted(set(described) - set(present))
+        if report.absent_segments:
+            logger.info("template labelIDs %s have no voxels and are not written", report.absent_segments)
+        chosen = [label for label in present if label in described]
+        if not chosen:
+            raise EmptySegmentationError(
+                f"none of the labels in the segmentation ({present}) is described in the template; nothing to write"
+            )
+        report.segment_numbers = {label: number for number, label in enumerate(chosen, start=1)}
+        return [(label, described[label]) for label in chosen]
+
+    def _plan_frames(self, summary: LabelSummary, segments: list[tuple[int, SegmentDescription]],
+                     planes: list[SourcePlane], series: SourceSeries, box: tuple[int, int, int, int],
+                     ) -> tuple[list[Frame], list[tuple[int, int]]]:
+        """Frames in dimension order (segment, then position along the normal) and their (label, slice) sources."""
+        row_start, _, column_start, _ = box
+        shift = column_start * series.column_spacing * series.row_direction + row_start * series.row_spacing * series.column_direction
+        offsets = np.array([plane.position @ series.normal for plane in planes])
+        slices_by_segment = []
+        for label, _ in segments:
+            slices = summary.slices_of(label) if self.skip_empty_slices else np.arange(len(planes))
+            slices_by_segment.append(slices[np.argsort(offsets[slices], kind="stable")])
+        used = np.unique(np.concatenate(slices_by_segment))
+        position_index = {int(k): index for index, k in enumerate(used[np.argsort(offsets[used])], start=1)}
+        frames: list[Frame] = []
+        sources: list[tuple[int, int]] = []
+        for number, ((label, _), slices) in enumerate(zip(segments, slices_by_segment), start=1):
+            for k in slices.tolist():
+                plane = planes[k]
+                frames.append(Frame(number, plane, plane.position + shift, position_index[k]))
+                sources.append((label, k))
+        return frames, sources
+
+    def _build_dataset(self, series: SourceSeries, segments: list[tuple[int, SegmentDescription]],
+                       frames: list[Frame], packer: BinaryFramePacker, frame_shape: tuple[int, int]) -> Dataset:
+        instance_uid = new_uid(self.uid_root)
+        dataset = Dataset()
+        copy_patient_and_study(dataset, series)
+        set_series_and_content(dataset, self.template, new_uid(self.uid_root), instance_uid, datetime.datetime.now())
+        dataset.ImageType = ["DERIVED", "PRIMARY"]
+        dataset.SamplesPerPixel = 1
+        dataset.PhotometricInterpretation = "MONOCHROME2"
+        dataset.Rows, dataset.Columns = frame_shape
+        dataset.BitsAllocated = 1
+        dataset.BitsStored = 1
+        dataset.HighBit = 0
+        dataset.PixelRepresentation = 0
+        dataset.LossyImageCompression = "00"
+        dataset.SegmentationType = "BINARY"
+        dataset.SegmentsOverlap = "NO"
+        dataset.SegmentSequence = [segment_item(number, segment) for number, (_, segment) in enumerate(segments, start=1)]
+        dataset.DimensionOrganizationSequence, dataset.DimensionIndexSequence = dimension_modules(new_uid(self.uid_root))
+        spacing = series.uniform_spacing()
+        thickness = spacing if spacing is not None else (series.slice_thickness or 1.0)
+        dataset.SharedFunctionalGroupsSequence = shared_functional_groups(
+            series.image_orientation, series.pixel_spacing, thickness, spacing)
+        dataset.ReferencedSeriesSequence = referenced_series(series)
+        dataset.NumberOfFrames = len(frames)
+        character_set = "ISO_IR 192" if needs_unicode(dataset) else None
+        if character_set:
+            dataset.SpecificCharacterSet = character_set
+        dataset[0x52009230] = PerFrameGroupsEncoder().encode(frames)
+        # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
+        dataset.add_new(0x7FE00010, "OB", packer.pixel_data())
+        dataset.file_meta = file_meta(instance_uid)
+        # Declare the dataset as already Explicit VR Little Endian so pydicom writes the
+        # pre-encoded per-frame groups as they are instead of re-encoding them.
+        declare_explicit_little_endian(dataset, character_set or "iso8859")
+        return dataset

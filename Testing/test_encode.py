@@ -1,0 +1,74 @@
+"""Bit packing and label analysis: the pixel-level heart of a BINARY SEG."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from SegExportLib.encode import BinaryFramePacker, nonzero_bounding_box, summarize_labels, unpack_binary_frame
+
+
+def reference_packing(frames: np.ndarray) -> bytes:
+    """The standard's layout written the slow, obvious way: all bits in a row, LSB first."""
+    bits = frames.reshape(-1).astype(np.uint8)
+    padded = np.concatenate([bits, np.zeros(-len(bits) % 8, dtype=np.uint8)])
+    data = bytes(int(sum(int(b) << i for i, b in enumerate(padded[j:j + 8]))) for j in range(0, len(padded), 8))
+    return data + (b"\0" if len(data) % 2 else b"")
+
+
+@pytest.mark.parametrize(("rows", "columns"), [(1, 3), (23, 38), (24, 38), (5, 5), (8, 8), (7, 9), (16, 16)])
+def test_packing_matches_the_standard_layout_for_any_frame_size(rows: int, columns: int) -> None:
+    rng = np.random.default_rng(rows * 100 + columns)
+    frames = rng.random((11, rows, columns)) < 0.4
+    packer = BinaryFramePacker(len(frames), rows, columns)
+    # Frames are put out of order: packing must not depend on the order of calls.
+    for index in rng.permutation(len(frames)):
+        packer.put(int(index), frames[index])
+    data = packer.pixel_data()
+    assert data == reference_packing(frames)
+    assert len(data) % 2 == 0
+    for index in range(len(frames)):
+        np.testing.assert_array_equal(unpack_binary_frame(data, index, rows, columns), frames[index])
+
+
+def test_packer_refuses_a_frame_of_the_wrong_shape() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        BinaryFramePacker(1, 4, 4).put(0, np.zeros((4, 5), dtype=bool))
+
+
+def test_unpacking_a_truncated_buffer_says_so() -> None:
+    with pytest.raises(ValueError, match="frame 2 needs"):
+        unpack_binary_frame(b"\xff" * 3, 1, 4, 4)
+
+
+def test_summary_finds_labels_and_their_slices() -> None:
+    labels = np.zeros((4, 6, 6), dtype=np.uint16)
+    labels[0, 1, 1] = 3
+    labels[2, 2:4, 2:4] = 7
+    labels[3, 0, 5] = 3
+    summary = summarize_labels(labels)
+    assert summary.values.tolist() == [3, 7]
+    assert summary.slices_of(3).tolist() == [0, 3]
+    assert summary.slices_of(7).tolist() == [2]
+
+
+def test_summary_of_large_label_values_uses_the_sparse_path() -> None:
+    labels = np.zeros((3, 4, 4), dtype=np.uint32)
+    labels[1, 0, 0] = 70000
+    labels[2, 1, 1] = 5
+    summary = summarize_labels(labels)
+    assert summary.values.tolist() == [5, 70000]
+    assert summary.slices_of(70000).tolist() == [1]
+    assert summary.slices_of(5).tolist() == [2]
+
+
+def test_summary_of_an_empty_labelmap_is_empty() -> None:
+    assert len(summarize_labels(np.zeros((2, 3, 3), dtype=np.uint8)).values) == 0
+
+
+def test_bounding_box_spans_all_non_zero_voxels() -> None:
+    labels = np.zeros((3, 10, 12), dtype=np.uint8)
+    labels[0, 2, 3] = 1
+    labels[2, 7, 9] = 4
+    assert nonzero_bounding_box(labels) == (2, 8, 3, 10)
+    assert nonzero_bounding_box(np.zeros((1, 2, 2), dtype=np.uint8)) is None

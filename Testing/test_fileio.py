@@ -1,0 +1,96 @@
+"""Atomic, non-clobbering output: an export never leaves a partial file or silently replaces one."""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from SegExportLib import OutputExistsError, OutputWriteError, write_file
+from SegExportLib.fileio import declare_explicit_little_endian
+
+
+def tiny_dataset() -> Dataset:
+    dataset = Dataset()
+    dataset.SOPClassUID = "1.2.840.10008.5.1.4.1.1.66.4"
+    dataset.SOPInstanceUID = generate_uid()
+    dataset.PatientName = "Test^Patient"
+    dataset.file_meta = FileMetaDataset()
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    declare_explicit_little_endian(dataset)
+    return dataset
+
+
+def test_write_file_writes_a_readable_dicom_file(tmp_path: Path) -> None:
+    dataset = tiny_dataset()
+    target = write_file(dataset, tmp_path / "seg.dcm")
+    assert pydicom.dcmread(target).SOPInstanceUID == dataset.SOPInstanceUID
+    assert [p.name for p in tmp_path.iterdir()] == ["seg.dcm"]
+
+
+def test_existing_file_is_never_replaced_without_permission(tmp_path: Path) -> None:
+    target = tmp_path / "seg.dcm"
+    target.write_bytes(b"precious")
+    with pytest.raises(OutputExistsError, match="exists already"):
+        write_file(tiny_dataset(), target)
+    assert target.read_bytes() == b"precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["seg.dcm"]
+
+
+def test_overwrite_replaces_the_file_when_asked(tmp_path: Path) -> None:
+    target = tmp_path / "seg.dcm"
+    target.write_bytes(b"old")
+    dataset = tiny_dataset()
+    write_file(dataset, target, overwrite=True)
+    assert pydicom.dcmread(target).SOPInstanceUID == dataset.SOPInstanceUID
+
+
+def test_a_failing_write_leaves_nothing_behind(tmp_path: Path) -> None:
+    dataset = tiny_dataset()
+    dataset.add_new(0x00100020, "XX", "bad VR makes pydicom fail mid-write")
+    with pytest.raises(Exception):  # noqa: B017 - whatever pydicom raises, no file may remain
+        write_file(dataset, tmp_path / "seg.dcm")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_folder_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Root ignores folder permissions, so the refusal the OS gives a normal user is simulated.
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(OutputWriteError, match="Permission denied; choose a writable folder"):
+        write_file(tiny_dataset(), tmp_path / "seg.dcm")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_full_disk_gives_a_clear_error_and_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "seg.dcm"
+    target.write_bytes(b"previous export")
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OutputWriteError, match="No space left on device"):
+        write_file(tiny_dataset(), target, overwrite=True)
+    assert target.read_bytes() == b"previous export"
+    assert [p.name for p in tmp_path.iterdir()] == ["seg.dcm"]
+
+
+def test_a_folder_as_target_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(OutputWriteError, match="is a folder"):
+        write_file(tiny_dataset(), tmp_path)
+
+
+def test_missing_parent_folder_gives_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(OutputWriteError, match="cannot write into"):
+        write_file(tiny_dataset(), tmp_path / "no" / "such" / "seg.dcm")

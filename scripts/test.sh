@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then run the whole suite on both Slicer Python stacks:
+#   Python 3.9  + pydicom 2.4.4 + numpy 1.26.4 + SimpleITK 2.3.1   (Slicer 5.6/5.8)
+#   Python 3.12 + pydicom 3.0.2 + numpy 2.x    + SimpleITK 2.5     (Slicer 5.12)
+# The 3.12 environment also holds the independent oracles (highdicom, dcmqi's segimage2itkimage),
+# which both runs call as separate processes. Usage: bash scripts/test.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+venvs="$root/.venv-test"
+mkdir -p "$venvs" test-results
+
+log() { printf '\n== %s\n' "$*"; }
+
+# --- system tools: dicom3tools (dciodvfy, dcentvfy) and dcmtk (dcmdump, dcmconv) -----------------
+if ! command -v dciodvfy >/dev/null || ! command -v dcmconv >/dev/null; then
+    log "installing dicom3tools and dcmtk (apt)"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "dciodvfy/dcmconv are missing and this is not root: install the Debian packages dicom3tools and dcmtk" >&2
+        exit 2
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dicom3tools dcmtk >/dev/null
+fi
+
+# --- interpreters ---------------------------------------------------------------------------------
+find_python() {  # find_python 3.9 -> path of a python3.9 binary
+    local version=$1 candidate
+    for candidate in "python$version" $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version"*/bin/"python$version" 2>/dev/null | sort -V -r); do
+        if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys' >/dev/null 2>&1; then
+            command -v "$candidate"; return 0
+        fi
+    done
+    echo "python$version not found (install it, e.g. with pyenv)" >&2
+    return 1
+}
+py39=$(find_python 3.9)
+py312=$(find_python 3.12)
+
+make_venv() {  # make_venv NAME PYTHON PACKAGES...
+    local name=$1 python=$2; shift 2
+    if [ ! -x "$venvs/$name/bin/python" ]; then
+        "$python" -m venv "$venvs/$name"
+    fi
+    "$venvs/$name/bin/python" -m pip install -q --disable-pip-version-check "$@" 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+    "$venvs/$name/bin/python" -c 'import pydicom, numpy, SimpleITK' # fail early if the install did not work
+}
+
+log "Python 3.9 environment (Slicer 5.8 stack)"
+make_venv py39 "$py39" "pydicom==2.4.4" "numpy==1.26.4" "SimpleITK==2.3.1" "pytest>=7" "hypothesis>=6"
+log "Python 3.12 environment (Slicer 5.12 stack) with the oracles"
+make_venv py312 "$py312" "pydicom==3.0.2" "numpy>=2.0,<2.5" "SimpleITK>=2.5,<2.6" "pytest>=7" "hypothesis>=6" \
+    "highdicom==0.28.2" "dcmqi==1.5.7" "ruff==0.17.6" "slicerio>=1.1"
+"$venvs/py312/bin/python" -m pip install -q --disable-pip-version-check --no-deps "$root" 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+
+export SEGEXPORT_ORACLE_PYTHON="$venvs/py312/bin/python"
+export SEGEXPORT_DCMQI_BIN_DIR="$venvs/py312/bin"
+
+log "ruff"
+"$venvs/py312/bin/ruff" check SegExport Testing bench scripts
+
+status=0
+for stack in py39 py312; do
+    log "pytest on $stack"
+    "$venvs/$stack/bin/python" -m pytest -p no:cacheprovider --junitxml="test-results/$stack.xml" "$@" || status=1
+done
+
+log "summary"
+"$venvs/py312/bin/python" scripts/summarize_junit.py test-results/py39.xml test-results/py312.xml || status=1
+exit $status
