@@ -27,7 +27,7 @@ import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
 from .encode import unpack_binary_frame
-from .errors import OverlappingSegmentsError, SegReadError, SourceSeriesError
+from .errors import OverlappingSegmentsError, SegReadError
 from .geometry import Grid
 from .source import SourceInput, SourceSeries
 
@@ -173,7 +173,10 @@ class SegmentReader:
         dataset = _load(dataset)
         segmentation_type = _check_supported(dataset)
         frames = _read_frames(dataset)
-        placement = _place_frames(frames, SourceSeries.from_datasets(source_images) if source_images else None)
+        reference = SourceSeries.from_datasets(source_images) if source_images else None
+        if reference is not None:
+            _check_reference(dataset, frames, reference)
+        placement = _place_frames(frames, reference)
         infos = {int(item.SegmentNumber): item for item in dataset.get("SegmentSequence", [])}
         unknown = set(frames.segment_numbers.tolist()) - set(infos)
         if unknown:
@@ -240,6 +243,22 @@ def _check_supported(dataset: Dataset) -> str:
     if int(dataset.get("BitsAllocated", 0)) != expected_bits:
         raise SegReadError(f"a {segmentation_type} SEG must have BitsAllocated {expected_bits}, not {dataset.get('BitsAllocated')}")
     return segmentation_type
+
+
+def _check_reference(dataset: Dataset, frames: _Frames, reference: SourceSeries) -> None:
+    """Refuse source images that are not the series the SEG refers to, or not on its pixel grid."""
+    referenced = {str(item.get("SeriesInstanceUID", "")) for item in dataset.get("ReferencedSeriesSequence") or []}
+    if referenced and reference.series_instance_uid not in referenced:
+        raise SegReadError(
+            f"the source images given belong to series {reference.series_instance_uid}, but this SEG refers to "
+            f"{', '.join(sorted(referenced))}; pass the referenced series, or read without source images"
+        )
+    if not np.allclose([reference.row_spacing, reference.column_spacing], [frames.row_spacing, frames.column_spacing],
+                       rtol=1e-4):
+        raise SegReadError(
+            f"the source images have PixelSpacing {reference.pixel_spacing}, the SEG frames "
+            f"{[frames.row_spacing, frames.column_spacing]}: they are not on the same pixel grid"
+        )
 
 
 def _frame_pixels(dataset: Dataset, index: int, rows: int, columns: int, segmentation_type: str) -> np.ndarray:
@@ -323,7 +342,7 @@ def _place_frames(frames: _Frames, reference: SourceSeries | None) -> _Placement
     if reference is not None:
         if (np.linalg.norm(reference.row_direction - frames.row_direction) > 1e-4
                 or np.linalg.norm(reference.column_direction - frames.column_direction) > 1e-4):
-            raise SourceSeriesError("the source images given to the reader have another orientation than the SEG frames")
+            raise SegReadError("the source images given to the reader have another orientation than the SEG frames")
         first = reference.planes[0].position
         origin_u, origin_v = first @ frames.row_direction, first @ frames.column_direction
         slice_offsets = reference.plane_offsets()
