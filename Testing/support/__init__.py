@@ -1,0 +1,1 @@
+"""Test support for the SegExport suite: independent oracles and comparison helpers."""

@@ -1,0 +1,166 @@
+"""Independent checks of the SEGs we write: dciodvfy, dcmqi's reader and highdicom.
+
+None of these share code with SegExportLib: dicom3tools and dcmqi are C++
+programs, highdicom runs in a separate process (possibly another interpreter,
+given by ``SEGEXPORT_ORACLE_PYTHON``, since it needs pydicom 3).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import SimpleITK as sitk
+
+HIGHDICOM_SCRIPT = Path(__file__).with_name("highdicom_oracle.py")
+
+
+@dataclass
+class ValidatorResult:
+    """What a validator said: its ``Error`` and ``Warning`` lines and the whole output."""
+
+    errors: list[str]
+    warnings: list[str]
+    output: str
+
+
+def _validator(command: Sequence[str]) -> ValidatorResult:
+    # dicom3tools write everything to stderr and misbehave with a terminal on stdin.
+    result = subprocess.run(list(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, errors="replace", check=False)
+    lines = result.stdout.splitlines()
+    return ValidatorResult([l for l in lines if l.startswith("Error")], [l for l in lines if l.startswith("Warning")],
+                           result.stdout)
+
+
+def run_dciodvfy(path: str | os.PathLike[str]) -> ValidatorResult:
+    """dciodvfy's verdict on one file."""
+    return _validator(["dciodvfy", os.fspath(path)])
+
+
+def run_dcentvfy(seg: str | os.PathLike[str], sources: Sequence[str | os.PathLike[str]]) -> ValidatorResult:
+    """dcentvfy's verdict on a SEG and its source instances (patient/study/series consistency)."""
+    return _validator(["dcentvfy", os.fspath(seg), *(os.fspath(s) for s in sources)])
+
+
+def dcmqi_bin_dir() -> Path | None:
+    """Folder of dcmqi's segimage2itkimage: SEGEXPORT_DCMQI_BIN_DIR, PATH, or beside this interpreter."""
+    candidates = [os.environ.get("SEGEXPORT_DCMQI_BIN_DIR"), str(Path(sys.executable).parent)]
+    found = shutil.which("segimage2itkimage")
+    if found:
+        candidates.insert(1, str(Path(found).parent))
+    for folder in candidates:
+        if folder and (Path(folder) / "segimage2itkimage").exists():
+            return Path(folder)
+    return None
+
+
+def dcmqi_decode(seg_path: str | os.PathLike[str], workdir: str | os.PathLike[str]) -> dict[int, sitk.Image]:
+    """Decode a SEG with dcmqi's segimage2itkimage (what Slicer uses): segment number -> binary image.
+
+    dcmqi writes one image per segment (``1.nrrd``, ``2.nrrd``, ... in SegmentSequence order) whose
+    voxel value is the segment number, on the extent of the SEG's frames, plus ``meta.json``.
+    """
+    folder = dcmqi_bin_dir()
+    if folder is None:
+        raise RuntimeError("dcmqi is not installed")
+    out = Path(workdir)
+    out.mkdir(parents=True, exist_ok=True)  # dcmqi fails silently when the folder is missing
+    result = subprocess.run([str(folder / "segimage2itkimage"), "--inputDICOM", os.fspath(seg_path),
+                             "--outputDirectory", str(out), "--outputType", "nrrd"],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    meta_path = out / "meta.json"
+    if result.returncode != 0 or not meta_path.exists():
+        raise AssertionError(f"segimage2itkimage failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    attributes = json.loads(meta_path.read_text())["segmentAttributes"]
+    decoded = {}
+    for index, entries in enumerate(attributes, start=1):
+        image = sitk.ReadImage(str(out / f"{index}.nrrd"))
+        for entry in entries:
+            number = int(entry["labelID"])
+            decoded[number] = sitk.Cast(sitk.BinaryThreshold(image, number, number, 1, 0), sitk.sitkUInt8)
+    return decoded
+
+
+def oracle_python() -> str | None:
+    """An interpreter that imports highdicom: SEGEXPORT_ORACLE_PYTHON, else this one if it can."""
+    configured = os.environ.get("SEGEXPORT_ORACLE_PYTHON")
+    if configured:
+        return configured if Path(configured).exists() else None
+    try:
+        import highdicom  # noqa: F401
+    except ImportError:
+        return None
+    return sys.executable
+
+
+def highdicom_decode(seg_path: str | os.PathLike[str], source_paths: Sequence[str | os.PathLike[str]],
+                     ) -> dict[int, dict[str, np.ndarray]]:
+    """Decode a SEG with highdicom, frames mapped to source instances by highdicom itself.
+
+    Returns segment number -> {source SOPInstanceUID: 2D mask (float fractions for FRACTIONAL)}, only for the
+    source instances the SEG refers to.
+    """
+    python = oracle_python()
+    if python is None:
+        raise RuntimeError("no interpreter with highdicom")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "decoded.npz"
+        result = subprocess.run([python, str(HIGHDICOM_SCRIPT), os.fspath(seg_path), str(out),
+                                 *(os.fspath(p) for p in source_paths)],
+                                stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise AssertionError(f"highdicom could not decode {seg_path}:\n{result.stderr[-3000:]}")
+        decoded: dict[int, dict[str, np.ndarray]] = {}
+        with np.load(out) as archive:
+            for key in archive.files:
+                number, uid = key.split("|", 1)
+                decoded.setdefault(int(number), {})[uid] = archive[key]
+    return decoded
+
+
+def expected_masks_by_instance(label_image: sitk.Image, datasets: Sequence[object],
+                               label_to_segment: dict[int, int]) -> dict[int, dict[str, np.ndarray]]:
+    """For each source instance, the labelmap slice at its position, split into per-segment masks."""
+    labels = sitk.GetArrayViewFromImage(label_image)
+    direction = np.array(label_image.GetDirection()).reshape(3, 3)
+    origin, spacing = np.array(label_image.GetOrigin()), np.array(label_image.GetSpacing())
+    normal = direction[:, 2]
+    offsets = [(origin + k * spacing[2] * normal) @ normal for k in range(labels.shape[0])]
+    expected: dict[int, dict[str, np.ndarray]] = {number: {} for number in label_to_segment.values()}
+    for dataset in datasets:
+        position = np.array([float(v) for v in dataset.ImagePositionPatient])  # type: ignore[attr-defined]
+        k = int(np.argmin([abs(position @ normal - o) for o in offsets]))
+        for label, number in label_to_segment.items():
+            mask = labels[k] == label
+            if mask.any():
+                expected[number][str(dataset.SOPInstanceUID)] = mask  # type: ignore[attr-defined]
+    return expected
+
+
+def assert_masks_equal(expected: dict[int, dict[str, np.ndarray]], actual: dict[int, dict[str, np.ndarray]]) -> None:
+    """Compare per-segment, per-instance masks; an instance missing on one side must be empty on the other."""
+    assert sorted(expected) == sorted(actual), f"segments differ: expected {sorted(expected)}, got {sorted(actual)}"
+    for number in expected:
+        for uid in set(expected[number]) | set(actual[number]):
+            want = expected[number].get(uid)
+            got = actual[number].get(uid)
+            shape = (want if want is not None else got).shape  # type: ignore[union-attr]
+            want = np.zeros(shape, bool) if want is None else want.astype(bool)
+            got = np.zeros(shape, bool) if got is None else got.astype(bool)
+            differing = int(np.count_nonzero(want != got))
+            assert differing == 0, f"segment {number}, instance {uid}: {differing} pixels differ"
+
+
+def resample_to(image: sitk.Image, reference: sitk.Image) -> np.ndarray:
+    """``image`` on ``reference``'s grid (nearest neighbour, 0 outside) as a (z, y, x) array."""
+    return sitk.GetArrayFromImage(sitk.Resample(image, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0))
