@@ -164,3 +164,32 @@ def assert_masks_equal(expected: dict[int, dict[str, np.ndarray]], actual: dict[
 def resample_to(image: sitk.Image, reference: sitk.Image) -> np.ndarray:
     """``image`` on ``reference``'s grid (nearest neighbour, 0 outside) as a (z, y, x) array."""
     return sitk.GetArrayFromImage(sitk.Resample(image, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0))
+
+
+def masks_by_instance_from_volume(image: sitk.Image, datasets: Sequence[object]) -> dict[str, np.ndarray]:
+    """Sample a decoded volume at each source instance's pixels: {SOPInstanceUID: 2D array}.
+
+    Works on any decoder's output grid (cropped, on the frames' extent, any direction): the instance's
+    first pixel is located in the volume by its physical position, which must fall on a voxel centre.
+    Instances outside the volume give all-zero arrays.
+    """
+    volume = sitk.GetArrayViewFromImage(image)
+    direction = np.array(image.GetDirection()).reshape(3, 3)
+    masks = {}
+    for dataset in datasets:
+        rows, columns = int(dataset.Rows), int(dataset.Columns)  # type: ignore[attr-defined]
+        iop = np.array([float(v) for v in dataset.ImageOrientationPatient])  # type: ignore[attr-defined]
+        assert np.allclose(direction[:, 0], iop[:3], atol=1e-4) and np.allclose(direction[:, 1], iop[3:], atol=1e-4), \
+            "decoded volume is not aligned with the source image rows and columns"
+        position = [float(v) for v in dataset.ImagePositionPatient]  # type: ignore[attr-defined]
+        index = np.array(image.TransformPhysicalPointToContinuousIndex(position))
+        rounded = np.rint(index)
+        assert np.all(np.abs(index - rounded) < 0.05), f"instance position falls between voxels: index {index}"
+        i0, j0, k = (int(v) for v in rounded)
+        mask = np.zeros((rows, columns), dtype=volume.dtype)
+        if 0 <= k < volume.shape[0]:
+            ys, xs = slice(max(j0, 0), min(j0 + rows, volume.shape[1])), slice(max(i0, 0), min(i0 + columns, volume.shape[2]))
+            if ys.start < ys.stop and xs.start < xs.stop:
+                mask[ys.start - j0:ys.stop - j0, xs.start - i0:xs.stop - i0] = volume[k, ys, xs]
+        masks[str(dataset.SOPInstanceUID)] = mask  # type: ignore[attr-defined]
+    return masks
