@@ -240,6 +240,8 @@ class MultiClassWriter:
         # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
         dataset.add_new(0x7FE00010, "OB", packer.pixel_data())
         dataset.file_meta = file_meta(instance_uid)
+        # With a preamble, a plain dataset.save_as(path) (as pydicom-seg users write) gives a standard file too.
+        dataset.preamble = b"\0" * 128
         # Declare the dataset as already Explicit VR Little Endian so pydicom writes the
         # pre-encoded per-frame groups as they are instead of re-encoding them.
         declare_explicit_little_endian(dataset, character_set or "iso8859")
