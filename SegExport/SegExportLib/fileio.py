@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 import pydicom
+from pydicom.charset import convert_encodings
 from pydicom.dataset import Dataset
 
 from .errors import OutputExistsError, OutputWriteError
@@ -25,9 +26,13 @@ from .errors import OutputExistsError, OutputWriteError
 PYDICOM_MAJOR = int(pydicom.__version__.split(".")[0])
 
 
-def declare_explicit_little_endian(dataset: Dataset, character_set: str = "iso8859") -> None:
-    """Mark an in-memory dataset as Explicit VR Little Endian, so raw elements are written unchanged."""
-    dataset.set_original_encoding(False, True, character_set)
+def declare_explicit_little_endian(dataset: Dataset) -> None:
+    """Mark an in-memory dataset as Explicit VR Little Endian in its own character set.
+
+    pydicom then writes raw (pre-encoded) elements unchanged instead of decoding and re-encoding them.
+    """
+    terms = dataset.get("SpecificCharacterSet") or "ISO_IR 6"
+    dataset.set_original_encoding(False, True, convert_encodings(terms))
     if PYDICOM_MAJOR < 3:
         dataset.is_little_endian = True
         dataset.is_implicit_VR = False

@@ -233,9 +233,8 @@ class MultiClassWriter:
             series.image_orientation, series.pixel_spacing, thickness, spacing)
         dataset.ReferencedSeriesSequence = referenced_series(series)
         dataset.NumberOfFrames = len(frames)
-        character_set = "ISO_IR 192" if needs_unicode(dataset) else None
-        if character_set:
-            dataset.SpecificCharacterSet = character_set
+        if needs_unicode(dataset):
+            dataset.SpecificCharacterSet = "ISO_IR 192"
         dataset[0x52009230] = PerFrameGroupsEncoder().encode(frames)
         # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
         dataset.add_new(0x7FE00010, "OB", packer.pixel_data())
@@ -244,5 +243,5 @@ class MultiClassWriter:
         dataset.preamble = b"\0" * 128
         # Declare the dataset as already Explicit VR Little Endian so pydicom writes the
         # pre-encoded per-frame groups as they are instead of re-encoding them.
-        declare_explicit_little_endian(dataset, character_set or "iso8859")
+        declare_explicit_little_endian(dataset)
         return dataset
