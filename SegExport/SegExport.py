@@ -12,7 +12,11 @@ import logging
 import slicer
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.ScriptedLoadableModule import ScriptedLoadableModule, ScriptedLoadableModuleLogic, ScriptedLoadableModuleTest
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleLogic,
+    ScriptedLoadableModuleTest,
+)
 
 
 class SegExport(ScriptedLoadableModule):
@@ -75,7 +79,9 @@ class SegExportTest(ScriptedLoadableModuleTest):
             source.PixelSpacing = [1, 1]
             source.Rows = source.Columns = 4
             sources.append(source)
-        seg = MultiClassWriter(Template([SegmentDescription(1, label="Box", algorithm_type="MANUAL")])).write(image, sources)
+        seg = MultiClassWriter(Template([SegmentDescription(1, label="Box", algorithm_type="MANUAL")])).write(
+            image, sources
+        )
         result = MultiClassReader().read(seg)
         self.assertEqual(int(result.data.sum()), 4)
         logging.info("SegExportLib %s round trip passed", SegExportLogic().coreVersion())

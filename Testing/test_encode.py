@@ -12,7 +12,7 @@ def reference_packing(frames: np.ndarray) -> bytes:
     """The standard's layout written the slow, obvious way: all bits in a row, LSB first."""
     bits = frames.reshape(-1).astype(np.uint8)
     padded = np.concatenate([bits, np.zeros(-len(bits) % 8, dtype=np.uint8)])
-    data = bytes(int(sum(int(b) << i for i, b in enumerate(padded[j:j + 8]))) for j in range(0, len(padded), 8))
+    data = bytes(int(sum(int(b) << i for i, b in enumerate(padded[j : j + 8]))) for j in range(0, len(padded), 8))
     return data + (b"\0" if len(data) % 2 else b"")
 
 

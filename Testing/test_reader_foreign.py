@@ -50,8 +50,9 @@ def test_frames_decode_like_pydicom(testdata: Path, seg_name: str) -> None:
 
 
 @pytest.mark.parametrize("seg_name", sorted(FOREIGN_SEGS))
-def test_segments_on_the_source_grid_agree_with_highdicom(testdata: Path, highdicom_oracle: object,
-                                                           seg_name: str) -> None:
+def test_segments_on_the_source_grid_agree_with_highdicom(
+    testdata: Path, highdicom_oracle: object, seg_name: str
+) -> None:
     sources = sources_of(testdata, FOREIGN_SEGS[seg_name])
     ours = SegmentReader().read(testdata / seg_name, sources)
     planes = SourceSeries.from_datasets(sources).planes
@@ -70,7 +71,7 @@ def test_segments_on_the_source_grid_agree_with_highdicom(testdata: Path, highdi
 
 @pytest.mark.parametrize("seg_name", sorted(OVERLAPPING))
 def test_multiclass_reader_refuses_overlaps_by_name(testdata: Path, seg_name: str) -> None:
-    with pytest.raises(OverlappingSegmentsError, match="overlap.*SegmentReader"):
+    with pytest.raises(OverlappingSegmentsError, match=r"overlap.*SegmentReader"):
         MultiClassReader().read(testdata / seg_name)
 
 
@@ -88,7 +89,7 @@ def test_fractional_segments_come_back_as_fractions(testdata: Path) -> None:
     assert data.dtype == np.float32
     assert 0 < data.max() <= 1
     assert len(np.unique(data)) > 2
-    with pytest.raises(SegReadError, match="FRACTIONAL.*SegmentReader"):
+    with pytest.raises(SegReadError, match=r"FRACTIONAL.*SegmentReader"):
         MultiClassReader().read(testdata / "pydicom-ct2-highdicom/seg/seg_image_ct_true_fractional.dcm")
 
 
@@ -103,8 +104,10 @@ def test_vendor_seg_is_read_tolerantly(testdata: Path) -> None:
 
 def test_a_seg_of_another_series_is_refused_with_the_series_named(testdata: Path) -> None:
     with pytest.raises(SegReadError, match="refers to"):
-        SegmentReader().read(testdata / "pydicom-ct2-highdicom/seg/seg_image_ct_binary_single_frame.dcm",
-                             sources_of(testdata, "pydicom-ct2-highdicom/ct"))
+        SegmentReader().read(
+            testdata / "pydicom-ct2-highdicom/seg/seg_image_ct_binary_single_frame.dcm",
+            sources_of(testdata, "pydicom-ct2-highdicom/ct"),
+        )
 
 
 @pytest.mark.parametrize("name", ["sparse-labelmap-noppv.dcm", "sparse-labelmap-ppv5.dcm"])

@@ -36,17 +36,30 @@ def ct_files(testdata: Path) -> list[Path]:
 def dcmqi_reference_seg(dcmqi_bin: Path, metainfo: Path, labelmap: Path, ct_folder: Path, out: Path) -> Path:
     """dcmqi's SEG from the same inputs (its own writer, as Slicer's exporter runs it)."""
     result = subprocess.run(
-        [str(dcmqi_bin / "itkimage2segimage"), "--inputMetadata", str(metainfo), "--inputImageList", str(labelmap),
-         "--inputDICOMDirectory", str(ct_folder), "--outputDICOM", str(out)],
-        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+        [
+            str(dcmqi_bin / "itkimage2segimage"),
+            "--inputMetadata",
+            str(metainfo),
+            "--inputImageList",
+            str(labelmap),
+            "--inputDICOMDirectory",
+            str(ct_folder),
+            "--outputDICOM",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0 and out.exists(), result.stdout + result.stderr
     return out
 
 
 @pytest.mark.parametrize(("metainfo_name", "labelmap_name"), SINGLE_LABELMAP_RECIPES)
-def test_dcmqi_recipes_decode_like_dcmqi_output(testdata: Path, dcmqi: Path, dciodvfy: str, tmp_path: Path,
-                                                metainfo_name: str, labelmap_name: str) -> None:
+def test_dcmqi_recipes_decode_like_dcmqi_output(
+    testdata: Path, dcmqi: Path, dciodvfy: str, tmp_path: Path, metainfo_name: str, labelmap_name: str
+) -> None:
     metainfo = testdata / CT3 / "json" / metainfo_name
     labelmap_path = testdata / CT3 / "nrrd" / labelmap_name
     labelmap = sitk.ReadImage(str(labelmap_path))
@@ -84,7 +97,9 @@ def test_dcmqi_recipes_decode_like_dcmqi_output(testdata: Path, dcmqi: Path, dci
 def test_liver_matches_the_seg_dcmqi_shipped(testdata: Path) -> None:
     labelmap = sitk.ReadImage(str(testdata / CT3 / "nrrd" / "liver_seg.nrrd"))
     sources = ct_files(testdata)
-    ours = MultiClassWriter(template.from_dcmqi_metainfo(testdata / CT3 / "json" / "seg-example.json")).write(labelmap, sources)
+    ours = MultiClassWriter(template.from_dcmqi_metainfo(testdata / CT3 / "json" / "seg-example.json")).write(
+        labelmap, sources
+    )
     shipped = MultiClassReader().read(testdata / CT3 / "seg" / "liver.dcm", sources)
     np.testing.assert_array_equal(MultiClassReader().read(ours, sources).data, shipped.data)
     assert shipped.data.sum() > 0
@@ -92,8 +107,9 @@ def test_liver_matches_the_seg_dcmqi_shipped(testdata: Path) -> None:
 
 @pytest.mark.parametrize("size", ["23x38x3", "24x38x3"])
 @pytest.mark.parametrize("source_kind", ["image", "multiframe"])
-def test_odd_frame_sizes_and_multiframe_sources(testdata: Path, dciodvfy: str, tmp_path: Path, size: str,
-                                               source_kind: str) -> None:
+def test_odd_frame_sizes_and_multiframe_sources(
+    testdata: Path, dciodvfy: str, tmp_path: Path, size: str, source_kind: str
+) -> None:
     folder = testdata / "dcmqi-tiny" / size
     if source_kind == "multiframe" and not (folder / "multiframe" / "mf.dcm").exists():
         pytest.skip(f"{folder}/multiframe/mf.dcm is not in the test data")
@@ -101,12 +117,16 @@ def test_odd_frame_sizes_and_multiframe_sources(testdata: Path, dciodvfy: str, t
     sources = sorted((folder / source_kind).glob("*.dcm"))
     metainfo = testdata / CT3 / "json" / "seg-example.json"
     for skip_empty in (True, False):
-        dataset = MultiClassWriter(template.from_dcmqi_metainfo(metainfo), skip_empty_slices=skip_empty).write(labelmap, sources)
+        dataset = MultiClassWriter(template.from_dcmqi_metainfo(metainfo), skip_empty_slices=skip_empty).write(
+            labelmap, sources
+        )
         path = write_file(dataset, tmp_path / f"seg-{skip_empty}.dcm")
         assert run_dciodvfy(path).errors == []
         np.testing.assert_array_equal(MultiClassReader().read(path, sources).data, sitk.GetArrayFromImage(labelmap))
-        references = [item.DerivationImageSequence[0].SourceImageSequence[0]
-                      for item in pydicom.dcmread(path).PerFrameFunctionalGroupsSequence]
+        references = [
+            item.DerivationImageSequence[0].SourceImageSequence[0]
+            for item in pydicom.dcmread(path).PerFrameFunctionalGroupsSequence
+        ]
         if source_kind == "multiframe":
             assert all("ReferencedFrameNumber" in reference for reference in references)
         else:

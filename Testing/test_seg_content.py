@@ -40,27 +40,86 @@ PRIVATE_VALUE = "PRIVATE-LEAK-CHECK"
 
 # Top-level attributes a BINARY SEG from MultiClassWriter may carry (IOD modules we write).
 ALLOWED = {
-    "SpecificCharacterSet", "ImageType", "InstanceCreationDate", "InstanceCreationTime", "SOPClassUID",
-    "SOPInstanceUID", "StudyDate", "SeriesDate", "ContentDate", "StudyTime", "SeriesTime", "ContentTime",
-    "AccessionNumber", "Modality", "Manufacturer", "ReferringPhysicianName", "StudyDescription", "SeriesDescription",
-    "ManufacturerModelName", "ReferencedSeriesSequence", "PatientName", "PatientID", "IssuerOfPatientID",
-    "PatientBirthDate", "PatientSex", "PatientIdentityRemoved", "DeidentificationMethod",
-    "DeidentificationMethodCodeSequence", "ClinicalTrialSponsorName", "ClinicalTrialProtocolID",
-    "ClinicalTrialProtocolName", "ClinicalTrialSiteID", "ClinicalTrialSiteName", "ClinicalTrialSubjectID",
-    "ClinicalTrialSubjectReadingID", "ClinicalTrialTimePointID", "ClinicalTrialCoordinatingCenterName",
-    "ClinicalTrialSeriesID", "BodyPartExamined", "DeviceSerialNumber", "SoftwareVersions", "StudyInstanceUID",
-    "SeriesInstanceUID", "StudyID", "SeriesNumber", "InstanceNumber", "FrameOfReferenceUID",
-    "PositionReferenceIndicator", "DimensionOrganizationSequence", "DimensionIndexSequence", "SamplesPerPixel",
-    "PhotometricInterpretation", "NumberOfFrames", "Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit",
-    "PixelRepresentation", "LossyImageCompression", "ContentLabel", "ContentDescription", "ContentCreatorName",
-    "SegmentationType", "SegmentsOverlap", "SegmentSequence", "SharedFunctionalGroupsSequence",
-    "PerFrameFunctionalGroupsSequence", "PixelData",
+    "SpecificCharacterSet",
+    "ImageType",
+    "InstanceCreationDate",
+    "InstanceCreationTime",
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "StudyDate",
+    "SeriesDate",
+    "ContentDate",
+    "StudyTime",
+    "SeriesTime",
+    "ContentTime",
+    "AccessionNumber",
+    "Modality",
+    "Manufacturer",
+    "ReferringPhysicianName",
+    "StudyDescription",
+    "SeriesDescription",
+    "ManufacturerModelName",
+    "ReferencedSeriesSequence",
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "PatientIdentityRemoved",
+    "DeidentificationMethod",
+    "DeidentificationMethodCodeSequence",
+    "ClinicalTrialSponsorName",
+    "ClinicalTrialProtocolID",
+    "ClinicalTrialProtocolName",
+    "ClinicalTrialSiteID",
+    "ClinicalTrialSiteName",
+    "ClinicalTrialSubjectID",
+    "ClinicalTrialSubjectReadingID",
+    "ClinicalTrialTimePointID",
+    "ClinicalTrialCoordinatingCenterName",
+    "ClinicalTrialSeriesID",
+    "BodyPartExamined",
+    "DeviceSerialNumber",
+    "SoftwareVersions",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "StudyID",
+    "SeriesNumber",
+    "InstanceNumber",
+    "FrameOfReferenceUID",
+    "PositionReferenceIndicator",
+    "DimensionOrganizationSequence",
+    "DimensionIndexSequence",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "NumberOfFrames",
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "LossyImageCompression",
+    "ContentLabel",
+    "ContentDescription",
+    "ContentCreatorName",
+    "SegmentationType",
+    "SegmentsOverlap",
+    "SegmentSequence",
+    "SharedFunctionalGroupsSequence",
+    "PerFrameFunctionalGroupsSequence",
+    "PixelData",
 }
 
 
 def organ(label_id: int, **changes: object) -> SegmentDescription:
-    values = {"label_id": label_id, "label": f"Organ {label_id}", "algorithm_type": "MANUAL",
-              "category": Code("123037004", "SCT", "Anatomical Structure"), "type": Code("10200004", "SCT", "Liver")}
+    values = {
+        "label_id": label_id,
+        "label": f"Organ {label_id}",
+        "algorithm_type": "MANUAL",
+        "category": Code("123037004", "SCT", "Anatomical Structure"),
+        "type": Code("10200004", "SCT", "Liver"),
+    }
     values.update(changes)
     return SegmentDescription(**values)  # type: ignore[arg-type]
 
@@ -98,9 +157,21 @@ def test_only_iod_attributes_and_no_private_or_stuffed_data(series) -> None:  # 
 def test_patient_study_and_frame_of_reference_come_from_the_source(series) -> None:  # type: ignore[no-untyped-def]
     source = series.datasets[0]
     dataset = write(series, [organ(1)])
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyDate",
-                    "StudyTime", "AccessionNumber", "ReferringPhysicianName", "StudyID", "StudyDescription",
-                    "FrameOfReferenceUID", "PositionReferenceIndicator"):
+    for keyword in (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyTime",
+        "AccessionNumber",
+        "ReferringPhysicianName",
+        "StudyID",
+        "StudyDescription",
+        "FrameOfReferenceUID",
+        "PositionReferenceIndicator",
+    ):
         assert dataset.get(keyword) == source.get(keyword), keyword
     assert dataset.SeriesInstanceUID != source.SeriesInstanceUID
     assert dataset.Modality == "SEG"
@@ -118,8 +189,12 @@ def test_uids_are_fresh_and_follow_the_root(series) -> None:  # type: ignore[no-
     assert first.SOPInstanceUID != second.SOPInstanceUID and first.SeriesInstanceUID != second.SeriesInstanceUID
     assert first.SOPInstanceUID.startswith("2.25.")
     rooted = write(series, [organ(1)], uid_root="1.2.826.0.1.3680043.10.1234.")
-    for uid in (rooted.SOPInstanceUID, rooted.SeriesInstanceUID, rooted.file_meta.MediaStorageSOPInstanceUID,
-                rooted.DimensionOrganizationSequence[0].DimensionOrganizationUID):
+    for uid in (
+        rooted.SOPInstanceUID,
+        rooted.SeriesInstanceUID,
+        rooted.file_meta.MediaStorageSOPInstanceUID,
+        rooted.DimensionOrganizationSequence[0].DimensionOrganizationUID,
+    ):
         assert uid.startswith("1.2.826.0.1.3680043.10.1234.") and len(uid) <= 64
 
 
@@ -130,10 +205,17 @@ def test_segment_label_falls_back_to_description_then_number(series) -> None:  #
 
 
 def test_segment_codes_colour_anatomy_and_tracking(series) -> None:  # type: ignore[no-untyped-def]
-    segment = organ(1, algorithm_type="SEMIAUTOMATIC", algorithm_name="GrowCut", display_rgb=(221, 130, 101),
-                    type_modifier=Code("7771000", "SCT", "Left"), anatomic_region=Code("818981001", "SCT", "Abdomen"),
-                    anatomic_region_modifier=Code("24028007", "SCT", "Right"), tracking_id="lesion-1",
-                    tracking_uid="1.2.3.4.5")
+    segment = organ(
+        1,
+        algorithm_type="SEMIAUTOMATIC",
+        algorithm_name="GrowCut",
+        display_rgb=(221, 130, 101),
+        type_modifier=Code("7771000", "SCT", "Left"),
+        anatomic_region=Code("818981001", "SCT", "Abdomen"),
+        anatomic_region_modifier=Code("24028007", "SCT", "Right"),
+        tracking_id="lesion-1",
+        tracking_uid="1.2.3.4.5",
+    )
     item = write(series, [segment]).SegmentSequence[0]
     assert item.SegmentAlgorithmName == "GrowCut"
     assert item.SegmentedPropertyTypeCodeSequence[0].SegmentedPropertyTypeModifierCodeSequence[0].CodeMeaning == "Left"
@@ -143,19 +225,34 @@ def test_segment_codes_colour_anatomy_and_tracking(series) -> None:  # type: ign
 
 
 def test_long_code_values_go_to_long_code_value(series) -> None:  # type: ignore[no-untyped-def]
-    item = write(series, [organ(1, type=Code("12345678901234567890", "99LOCAL", "Long coded thing"))]).SegmentSequence[0]
+    item = write(series, [organ(1, type=Code("12345678901234567890", "99LOCAL", "Long coded thing"))]).SegmentSequence[
+        0
+    ]
     code = item.SegmentedPropertyTypeCodeSequence[0]
     assert code.LongCodeValue == "12345678901234567890" and "CodeValue" not in code
 
 
 def test_series_and_clinical_trial_fields_from_the_template(series, tmp_path: Path, dciodvfy: str) -> None:  # type: ignore[no-untyped-def]
-    dataset = write(series, [organ(1)], series_description="AI organs", series_number=42, instance_number=3,
-                    content_creator_name="Reader^Rita", clinical_trial_series_id="S1", clinical_trial_time_point_id="T1",
-                    body_part_examined="ABDOMEN", content_label="ORGANS")
+    dataset = write(
+        series,
+        [organ(1)],
+        series_description="AI organs",
+        series_number=42,
+        instance_number=3,
+        content_creator_name="Reader^Rita",
+        clinical_trial_series_id="S1",
+        clinical_trial_time_point_id="T1",
+        body_part_examined="ABDOMEN",
+        content_label="ORGANS",
+    )
     assert (dataset.SeriesDescription, dataset.SeriesNumber, dataset.InstanceNumber) == ("AI organs", 42, 3)
     assert (dataset.ClinicalTrialSeriesID, dataset.ClinicalTrialTimePointID) == ("S1", "T1")
     assert dataset.ClinicalTrialCoordinatingCenterName == ""
-    assert (dataset.BodyPartExamined, dataset.ContentLabel, str(dataset.ContentCreatorName)) == ("ABDOMEN", "ORGANS", "Reader^Rita")
+    assert (dataset.BodyPartExamined, dataset.ContentLabel, str(dataset.ContentCreatorName)) == (
+        "ABDOMEN",
+        "ORGANS",
+        "Reader^Rita",
+    )
     assert run_dciodvfy(write_file(dataset, tmp_path / "seg.dcm")).errors == []
 
 
@@ -172,13 +269,21 @@ def test_non_ascii_text_is_written_as_utf8(series, tmp_path: Path, dciodvfy: str
 
 @pytest.mark.parametrize("cropping", [False, True])
 def test_frames_reference_the_source_instance_at_their_position(series, cropping: bool) -> None:  # type: ignore[no-untyped-def]
-    dataset = pydicom.dcmread(io.BytesIO(dataset_to_bytes(write(series, [organ(1), organ(2)], inplane_cropping=cropping))))
+    dataset = pydicom.dcmread(
+        io.BytesIO(dataset_to_bytes(write(series, [organ(1), organ(2)], inplane_cropping=cropping)))
+    )
     by_uid = {d.SOPInstanceUID: d for d in series.datasets}
-    indices = [tuple(int(v) for v in f.FrameContentSequence[0].DimensionIndexValues)
-               for f in dataset.PerFrameFunctionalGroupsSequence]
+    indices = [
+        tuple(int(v) for v in f.FrameContentSequence[0].DimensionIndexValues)
+        for f in dataset.PerFrameFunctionalGroupsSequence
+    ]
     position_of_index: dict[int, tuple[float, ...]] = {}
-    row_dir = np.array([float(v) for v in dataset.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0]
-                        .ImageOrientationPatient[:3]])
+    row_dir = np.array(
+        [
+            float(v)
+            for v in dataset.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0].ImageOrientationPatient[:3]
+        ]
+    )
     for frame, (segment, position_index) in zip(dataset.PerFrameFunctionalGroupsSequence, indices):
         assert segment == frame.SegmentIdentificationSequence[0].ReferencedSegmentNumber
         source = frame.DerivationImageSequence[0].SourceImageSequence[0]
@@ -190,10 +295,19 @@ def test_frames_reference_the_source_instance_at_their_position(series, cropping
         if not cropping:
             np.testing.assert_allclose(offset, 0, atol=1e-4)
         else:
-            normal = np.cross(row_dir, [float(v) for v in dataset.SharedFunctionalGroupsSequence[0]
-                                        .PlaneOrientationSequence[0].ImageOrientationPatient[3:]])
+            normal = np.cross(
+                row_dir,
+                [
+                    float(v)
+                    for v in dataset.SharedFunctionalGroupsSequence[0]
+                    .PlaneOrientationSequence[0]
+                    .ImageOrientationPatient[3:]
+                ],
+            )
             assert abs(offset @ normal) < 1e-4  # same plane, shifted within it
-        assert position_of_index.setdefault(position_index, tuple(frame_position.round(3))) == tuple(frame_position.round(3))
+        assert position_of_index.setdefault(position_index, tuple(frame_position.round(3))) == tuple(
+            frame_position.round(3)
+        )
     assert indices == sorted(indices)  # dimension order: segment, then position
     assert [p.DimensionIndexPointer for p in dataset.DimensionIndexSequence] == [0x0062000B, 0x00200032]
     assert dataset.SegmentsOverlap == "NO"

@@ -14,9 +14,16 @@ from SegExportLib.source import SourceSeries
 AXIAL = np.eye(3)
 
 
-def plane_dataset(index: int, position: list[float], orientation: list[float] | None = None,
-                  series: str = "1.2.3.1", frame_of_reference: str = "1.2.3.9", rows: int = 4, columns: int = 5,
-                  spacing: tuple[float, float] = (0.5, 0.7)) -> Dataset:
+def plane_dataset(
+    index: int,
+    position: list[float],
+    orientation: list[float] | None = None,
+    series: str = "1.2.3.1",
+    frame_of_reference: str = "1.2.3.9",
+    rows: int = 4,
+    columns: int = 5,
+    spacing: tuple[float, float] = (0.5, 0.7),
+) -> Dataset:
     ds = Dataset()
     ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
     ds.SOPInstanceUID = f"1.2.3.1.{index}"
@@ -34,8 +41,12 @@ def stack(z_positions: list[float], **kwargs: object) -> list[Dataset]:
     return [plane_dataset(i, [10.0, 20.0, z], **kwargs) for i, z in enumerate(z_positions)]  # type: ignore[arg-type]
 
 
-def grid_image(size: tuple[int, int, int], spacing: tuple[float, float, float], origin: tuple[float, float, float],
-               direction: np.ndarray = AXIAL) -> sitk.Image:
+def grid_image(
+    size: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+    origin: tuple[float, float, float],
+    direction: np.ndarray = AXIAL,
+) -> sitk.Image:
     image = sitk.Image(list(size), sitk.sitkUInt8)
     image.SetSpacing(spacing)
     image.SetOrigin(origin)
@@ -51,13 +62,13 @@ def test_planes_are_sorted_along_the_normal_whatever_the_input_order() -> None:
 
 
 def test_images_of_several_series_are_refused_naming_them() -> None:
-    datasets = stack([0.0, 1.0]) + [plane_dataset(7, [10, 20, 2], series="1.2.3.2")]
+    datasets = [*stack([0.0, 1.0]), plane_dataset(7, [10, 20, 2], series="1.2.3.2")]
     with pytest.raises(SourceSeriesError, match=r"2 series: 1\.2\.3\.1 \(2 images\), 1\.2\.3\.2 \(1 images\)"):
         SourceSeries.from_datasets(datasets)
 
 
 def test_images_of_several_frames_of_reference_are_refused() -> None:
-    datasets = stack([0.0]) + [plane_dataset(7, [10, 20, 2], frame_of_reference="1.2.3.8")]
+    datasets = [*stack([0.0]), plane_dataset(7, [10, 20, 2], frame_of_reference="1.2.3.8")]
     with pytest.raises(SourceSeriesError, match="2 frames of reference"):
         SourceSeries.from_datasets(datasets)
 
@@ -75,7 +86,7 @@ def test_two_images_at_one_position_are_refused() -> None:
 
 
 def test_mixed_orientations_are_refused() -> None:
-    datasets = stack([0.0]) + [plane_dataset(5, [10, 20, 1], orientation=[1, 0, 0, 0, 0, -1])]
+    datasets = [*stack([0.0]), plane_dataset(5, [10, 20, 1], orientation=[1, 0, 0, 0, 0, -1])]
     with pytest.raises(SourceSeriesError, match="mixed orientations"):
         SourceSeries.from_datasets(datasets)
 
@@ -122,8 +133,13 @@ def test_a_subset_of_slices_is_matched() -> None:
         ((5, 4, 3), (0.7, 0.5, 1.0), (10, 20, 0.4), AXIAL, "have no source image at their position"),
     ],
 )
-def test_grid_differences_are_named(size: tuple[int, int, int], spacing: tuple[float, float, float],
-                                    origin: tuple[float, float, float], direction: np.ndarray, what: str) -> None:
+def test_grid_differences_are_named(
+    size: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+    origin: tuple[float, float, float],
+    direction: np.ndarray,
+    what: str,
+) -> None:
     series = SourceSeries.from_datasets(stack([0.0, 1.0, 2.0]))
     with pytest.raises(GeometryMismatchError, match="does not match the source images") as caught:
         match_slices(Grid.from_image(grid_image(size, spacing, origin, direction)), series)

@@ -17,9 +17,12 @@ CODE = {"CodeValue": "85756007", "CodingSchemeDesignator": "SCT", "CodeMeaning":
 
 
 def segment(**changes: object) -> dict[str, object]:
-    entry: dict[str, object] = {"labelID": 1, "SegmentAlgorithmType": "MANUAL",
-                                "SegmentedPropertyCategoryCodeSequence": dict(CODE),
-                                "SegmentedPropertyTypeCodeSequence": dict(CODE)}
+    entry: dict[str, object] = {
+        "labelID": 1,
+        "SegmentAlgorithmType": "MANUAL",
+        "SegmentedPropertyCategoryCodeSequence": dict(CODE),
+        "SegmentedPropertyTypeCodeSequence": dict(CODE),
+    }
     entry.update(changes)
     return {k: v for k, v in entry.items() if v is not None}
 
@@ -42,8 +45,9 @@ def test_every_dcmqi_example_loads_and_round_trips(testdata: Path, tmp_path: Pat
         assert template.from_dcmqi_metainfo(saved) == loaded, path.name
         assert validate_metainfo(json.loads(saved.read_text())) == []
         original = json.loads(path.read_text())
-        assert [[s["labelID"] for s in inner] for inner in original["segmentAttributes"]] == \
-               [[s.label_id for s in loaded.segments_in_layer(layer)] for layer in range(loaded.layer_count)]
+        assert [[s["labelID"] for s in inner] for inner in original["segmentAttributes"]] == [
+            [s.label_id for s in loaded.segments_in_layer(layer)] for layer in range(loaded.layer_count)
+        ]
 
 
 def test_fields_are_read_as_written(testdata: Path) -> None:
@@ -59,8 +63,11 @@ def test_fields_are_read_as_written(testdata: Path) -> None:
             assert described.algorithm_type == entry["SegmentAlgorithmType"]
             if "recommendedDisplayRGBValue" in entry:
                 assert list(described.display_rgb) == [round(v) for v in entry["recommendedDisplayRGBValue"]]
-    for attribute, key in (("series_description", "SeriesDescription"), ("content_creator_name", "ContentCreatorName"),
-                           ("clinical_trial_series_id", "ClinicalTrialSeriesID")):
+    for attribute, key in (
+        ("series_description", "SeriesDescription"),
+        ("content_creator_name", "ContentCreatorName"),
+        ("clinical_trial_series_id", "ClinicalTrialSeriesID"),
+    ):
         assert getattr(tpl, attribute) == raw.get(key)
     if "SeriesNumber" in raw:
         assert tpl.series_number == int(raw["SeriesNumber"])
@@ -72,57 +79,105 @@ def test_single_file_example_with_tracking_and_label(testdata: Path) -> None:
     assert liver is not None and liver.label and liver.tracking_id and liver.tracking_uid
 
 
-@pytest.mark.parametrize(("document", "path_and_message"), [
-    ([], "$: the metainfo must be a JSON object"),
-    ({}, "$.segmentAttributes: required field is missing"),
-    ({"segmentAttributes": []}, "$.segmentAttributes: must be a non-empty list"),
-    ({"segmentAttributes": [segment()]}, "$.segmentAttributes[0]: must be a non-empty list of segments (wrap"),
-    ({"segmentAttributes": [[segment(labelID=0)]]}, "$.segmentAttributes[0][0].labelID: must be a whole number >= 1"),
-    ({"segmentAttributes": [[segment(labelID=True)]]}, "$.segmentAttributes[0][0].labelID: must be a whole number"),
-    ({"segmentAttributes": [[segment(labelID=None)]]}, "$.segmentAttributes[0][0].labelID: required field is missing"),
-    ({"segmentAttributes": [[segment(SegmentAlgorithmType="AUTO")]]},
-     "$.segmentAttributes[0][0].SegmentAlgorithmType: must be one of AUTOMATIC, MANUAL, SEMIAUTOMATIC, got 'AUTO'"),
-    ({"segmentAttributes": [[segment(SegmentAlgorithmType="AUTOMATIC")]]},
-     "$.segmentAttributes[0][0].SegmentAlgorithmName: required when SegmentAlgorithmType is AUTOMATIC"),
-    ({"segmentAttributes": [[segment(SegmentedPropertyTypeCodeSequence={"CodeValue": "1", "CodeMeaning": "x"})]]},
-     "$.segmentAttributes[0][0].SegmentedPropertyTypeCodeSequence.CodingSchemeDesignator: required field is missing"),
-    ({"segmentAttributes": [[segment(SegmentedPropertyCategoryCodeSequence={**CODE, "Extra": 1})]]},
-     "$.segmentAttributes[0][0].SegmentedPropertyCategoryCodeSequence.Extra: unknown field in a code"),
-    ({"segmentAttributes": [[segment(AnatomicRegionModifierSequence=dict(CODE))]]},
-     "$.segmentAttributes[0][0].AnatomicRegionModifierSequence: only allowed together with AnatomicRegionSequence"),
-    ({"segmentAttributes": [[segment(recommendedDisplayRGBValue=[1, 2])]]},
-     "$.segmentAttributes[0][0].recommendedDisplayRGBValue: must be an sRGB colour"),
-    ({"segmentAttributes": [[segment(recommendedDisplayRGBValue=[0, 256, 0])]]},
-     "$.segmentAttributes[0][0].recommendedDisplayRGBValue: must be an sRGB colour"),
-    ({"segmentAttributes": [[segment(TrackingUniqueIdentifier="1.02.abc")]]},
-     "$.segmentAttributes[0][0].TrackingUniqueIdentifier: must be a DICOM UID"),
-    ({"segmentAttributes": [[segment(SegmentLabel="x" * 65)]]},
-     "$.segmentAttributes[0][0].SegmentLabel: must be at most 64 characters"),
-    ({"segmentAttributes": [[segment(), segment()]]}, "$.segmentAttributes[0][1].labelID: 1 is used by $.segmentAttributes[0][0] too"),
-    ({"SeriesNumber": "3a", "segmentAttributes": [[segment()]]}, "$.SeriesNumber: must be a whole number"),
-    ({"ContentLabel": "lower case", "segmentAttributes": [[segment()]]}, "$.ContentLabel: may hold only upper-case"),
-    ({"BodyPartExamined": "A" * 17, "segmentAttributes": [[segment()]]}, "$.BodyPartExamined: must be at most 16"),
-    ({"SeriesDescription": 7, "segmentAttributes": [[segment()]]}, "$.SeriesDescription: must be a string"),
-    ({"segmentAttributesFileMapping": ["a.nrrd"], "segmentAttributes": [[segment()], [segment()]]},
-     "$.segmentAttributesFileMapping: has 1 entries but segmentAttributes has 2 lists"),
-])
+@pytest.mark.parametrize(
+    ("document", "path_and_message"),
+    [
+        ([], "$: the metainfo must be a JSON object"),
+        ({}, "$.segmentAttributes: required field is missing"),
+        ({"segmentAttributes": []}, "$.segmentAttributes: must be a non-empty list"),
+        ({"segmentAttributes": [segment()]}, "$.segmentAttributes[0]: must be a non-empty list of segments (wrap"),
+        (
+            {"segmentAttributes": [[segment(labelID=0)]]},
+            "$.segmentAttributes[0][0].labelID: must be a whole number >= 1",
+        ),
+        ({"segmentAttributes": [[segment(labelID=True)]]}, "$.segmentAttributes[0][0].labelID: must be a whole number"),
+        (
+            {"segmentAttributes": [[segment(labelID=None)]]},
+            "$.segmentAttributes[0][0].labelID: required field is missing",
+        ),
+        (
+            {"segmentAttributes": [[segment(SegmentAlgorithmType="AUTO")]]},
+            "$.segmentAttributes[0][0].SegmentAlgorithmType: must be one of "
+            "AUTOMATIC, MANUAL, SEMIAUTOMATIC, got 'AUTO'",
+        ),
+        (
+            {"segmentAttributes": [[segment(SegmentAlgorithmType="AUTOMATIC")]]},
+            "$.segmentAttributes[0][0].SegmentAlgorithmName: required when SegmentAlgorithmType is AUTOMATIC",
+        ),
+        (
+            {
+                "segmentAttributes": [
+                    [segment(SegmentedPropertyTypeCodeSequence={"CodeValue": "1", "CodeMeaning": "x"})]
+                ]
+            },
+            "$.segmentAttributes[0][0].SegmentedPropertyTypeCodeSequence.CodingSchemeDesignator: "
+            "required field is missing",
+        ),
+        (
+            {"segmentAttributes": [[segment(SegmentedPropertyCategoryCodeSequence={**CODE, "Extra": 1})]]},
+            "$.segmentAttributes[0][0].SegmentedPropertyCategoryCodeSequence.Extra: unknown field in a code",
+        ),
+        (
+            {"segmentAttributes": [[segment(AnatomicRegionModifierSequence=dict(CODE))]]},
+            "$.segmentAttributes[0][0].AnatomicRegionModifierSequence: only "
+            "allowed together with AnatomicRegionSequence",
+        ),
+        (
+            {"segmentAttributes": [[segment(recommendedDisplayRGBValue=[1, 2])]]},
+            "$.segmentAttributes[0][0].recommendedDisplayRGBValue: must be an sRGB colour",
+        ),
+        (
+            {"segmentAttributes": [[segment(recommendedDisplayRGBValue=[0, 256, 0])]]},
+            "$.segmentAttributes[0][0].recommendedDisplayRGBValue: must be an sRGB colour",
+        ),
+        (
+            {"segmentAttributes": [[segment(TrackingUniqueIdentifier="1.02.abc")]]},
+            "$.segmentAttributes[0][0].TrackingUniqueIdentifier: must be a DICOM UID",
+        ),
+        (
+            {"segmentAttributes": [[segment(SegmentLabel="x" * 65)]]},
+            "$.segmentAttributes[0][0].SegmentLabel: must be at most 64 characters",
+        ),
+        (
+            {"segmentAttributes": [[segment(), segment()]]},
+            "$.segmentAttributes[0][1].labelID: 1 is used by $.segmentAttributes[0][0] too",
+        ),
+        ({"SeriesNumber": "3a", "segmentAttributes": [[segment()]]}, "$.SeriesNumber: must be a whole number"),
+        (
+            {"ContentLabel": "lower case", "segmentAttributes": [[segment()]]},
+            "$.ContentLabel: may hold only upper-case",
+        ),
+        ({"BodyPartExamined": "A" * 17, "segmentAttributes": [[segment()]]}, "$.BodyPartExamined: must be at most 16"),
+        ({"SeriesDescription": 7, "segmentAttributes": [[segment()]]}, "$.SeriesDescription: must be a string"),
+        (
+            {"segmentAttributesFileMapping": ["a.nrrd"], "segmentAttributes": [[segment()], [segment()]]},
+            "$.segmentAttributesFileMapping: has 1 entries but segmentAttributes has 2 lists",
+        ),
+    ],
+)
 def test_each_rule_names_the_field_path(document: object, path_and_message: str) -> None:
     problems = problems_of(document)
     assert any(problem.startswith(path_and_message) for problem in problems), problems
 
 
 def test_all_problems_are_reported_at_once() -> None:
-    document = {"SeriesNumber": "x", "segmentAttributes": [[segment(labelID=-1), segment(labelID=2, SegmentAlgorithmType="?")]]}
+    document = {
+        "SeriesNumber": "x",
+        "segmentAttributes": [[segment(labelID=-1), segment(labelID=2, SegmentAlgorithmType="?")]],
+    }
     with pytest.raises(TemplateError) as caught:
         template.from_dcmqi_metainfo(document)
     assert len(caught.value.problems) == 3
     assert "3 problem(s)" in str(caught.value)
 
 
-@pytest.mark.parametrize("changes", [
-    {"SeriesNumber": 300, "InstanceNumber": "1"},
-    {"recommendedDisplayRGBValue": [221.00000327825546, 130.0, 101.0]},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"SeriesNumber": 300, "InstanceNumber": "1"},
+        {"recommendedDisplayRGBValue": [221.00000327825546, 130.0, 101.0]},
+    ],
+)
 def test_lenient_where_real_files_differ_from_the_schema(changes: dict[str, object]) -> None:
     series_level = {k: v for k, v in changes.items() if k in ("SeriesNumber", "InstanceNumber")}
     segment_level = {k: v for k, v in changes.items() if k not in series_level}

@@ -84,7 +84,7 @@ def test_a_2d_image_is_refused(series) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_something_else_than_an_image_is_refused(series) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(SegmentationImageError, match="SimpleITK.Image"):
+    with pytest.raises(SegmentationImageError, match=r"SimpleITK\.Image"):
         MultiClassWriter(simple_template(1)).write(np.zeros((5, 16, 12), np.uint8), series.datasets)  # type: ignore[arg-type]
 
 
@@ -95,15 +95,17 @@ def test_an_all_zero_segmentation_is_refused(series) -> None:  # type: ignore[no
 
 def test_only_undescribed_labels_with_skip_is_refused(series) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(EmptySegmentationError, match="none of the labels"):
-        MultiClassWriter(simple_template(1), skip_missing_segment=True).write(labelmap(series, {(1, 1, 1): 2}),
-                                                                               series.datasets)
+        MultiClassWriter(simple_template(1), skip_missing_segment=True).write(
+            labelmap(series, {(1, 1, 1): 2}), series.datasets
+        )
 
 
 def test_sources_from_several_series_are_refused(series) -> None:  # type: ignore[no-untyped-def]
     other = make_ct_series(rows=16, columns=12, slices=5, pixel_data=False, seed=9)
     with pytest.raises(SourceSeriesError, match="2 series"):
-        MultiClassWriter(simple_template(1)).write(labelmap(series, {(1, 1, 1): 1}),
-                                                   series.datasets + other.datasets[:1])
+        MultiClassWriter(simple_template(1)).write(
+            labelmap(series, {(1, 1, 1): 1}), series.datasets + other.datasets[:1]
+        )
 
 
 def test_sources_from_several_frames_of_reference_are_refused(series) -> None:  # type: ignore[no-untyped-def]
@@ -122,7 +124,7 @@ def test_a_slice_without_matching_source_instance_is_refused(series) -> None:  #
 def test_a_shifted_labelmap_is_refused_with_the_offset(series) -> None:  # type: ignore[no-untyped-def]
     image = labelmap(series, {(1, 1, 1): 1})
     image.SetOrigin([v + 0.4 for v in image.GetOrigin()])
-    with pytest.raises(GeometryMismatchError, match="origin|no source image"):
+    with pytest.raises(GeometryMismatchError, match=r"origin|no source image"):
         MultiClassWriter(simple_template(1)).write(image, series.datasets)
 
 
@@ -139,24 +141,33 @@ def test_a_labelmap_on_a_finer_grid_is_refused_naming_size_and_spacing(series) -
 
 def test_malformed_metainfo_lists_every_problem_with_its_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "meta.json"
-    path.write_text('{"SeriesNumber": "three", "segmentAttributes": [[{"labelID": 1, "SegmentAlgorithmType": "AUTO"}]]}')
+    path.write_text(
+        '{"SeriesNumber": "three", "segmentAttributes": [[{"labelID": 1, "SegmentAlgorithmType": "AUTO"}]]}'
+    )
     with pytest.raises(TemplateError) as caught:
         template.from_dcmqi_metainfo(path)
     message = str(caught.value)
     assert str(path) in message
-    for fragment in ("$.SeriesNumber", "$.segmentAttributes[0][0].SegmentAlgorithmType",
-                     "$.segmentAttributes[0][0].SegmentedPropertyCategoryCodeSequence: required",
-                     "$.segmentAttributes[0][0].SegmentedPropertyTypeCodeSequence: required"):
+    for fragment in (
+        "$.SeriesNumber",
+        "$.segmentAttributes[0][0].SegmentAlgorithmType",
+        "$.segmentAttributes[0][0].SegmentedPropertyCategoryCodeSequence: required",
+        "$.segmentAttributes[0][0].SegmentedPropertyTypeCodeSequence: required",
+    ):
         assert fragment in message
     assert len(caught.value.problems) == 4
 
 
 def test_duplicate_labels_across_input_files_need_the_layered_writer(series) -> None:  # type: ignore[no-untyped-def]
     image = labelmap(series, {(1, 1, 1): 1})
-    tpl = template.from_dcmqi_metainfo({"segmentAttributes": [
-        [{"labelID": 1, "SegmentAlgorithmType": "MANUAL", **_codes()}],
-        [{"labelID": 1, "SegmentAlgorithmType": "MANUAL", **_codes()}],
-    ]})
+    tpl = template.from_dcmqi_metainfo(
+        {
+            "segmentAttributes": [
+                [{"labelID": 1, "SegmentAlgorithmType": "MANUAL", **_codes()}],
+                [{"labelID": 1, "SegmentAlgorithmType": "MANUAL", **_codes()}],
+            ]
+        }
+    )
     with pytest.raises(TemplateError, match="labelID 1 is described more than once"):
         MultiClassWriter(tpl).write(image, series.datasets)
 

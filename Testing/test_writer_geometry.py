@@ -45,11 +45,17 @@ def make_template(count: int) -> Template:
     segments = []
     for label in range(1, count + 1):
         name, code = organs[(label - 1) % len(organs)]
-        segments.append(SegmentDescription(
-            label_id=label, label=f"{name} {label}", algorithm_type="AUTOMATIC", algorithm_name="SyntheticNet",
-            category=Code("123037004", "SCT", "Anatomical Structure"), type=Code(code, "SCT", name),
-            display_rgb=(40 * label % 256, 200, 90),
-        ))
+        segments.append(
+            SegmentDescription(
+                label_id=label,
+                label=f"{name} {label}",
+                algorithm_type="AUTOMATIC",
+                algorithm_name="SyntheticNet",
+                category=Code("123037004", "SCT", "Anatomical Structure"),
+                type=Code(code, "SCT", name),
+                display_rgb=(40 * label % 256, 200, 90),
+            )
+        )
     return Template(segments, series_description="Synthetic organs", content_creator_name="Test^Reader")
 
 
@@ -63,8 +69,9 @@ def sources_on_disk(series: SyntheticSeries, folder: Path) -> list[Path]:
 
 @pytest.mark.parametrize(("cropping", "skip_empty"), OPTIONS, ids=lambda v: str(v))
 @pytest.mark.parametrize("case", sorted(SERIES))
-def test_round_trip(case: str, cropping: bool, skip_empty: bool, tmp_path: Path, dciodvfy: str, dcmqi: Path,
-                    highdicom_oracle: str) -> None:
+def test_round_trip(
+    case: str, cropping: bool, skip_empty: bool, tmp_path: Path, dciodvfy: str, dcmqi: Path, highdicom_oracle: str
+) -> None:
     series = make_ct_series(seed=len(case), **SERIES[case])  # type: ignore[arg-type]
     labels = make_labelmap(series, segment_count=3, seed=len(case))
     image = series.labelmap_image(labels)
@@ -86,8 +93,11 @@ def test_round_trip(case: str, cropping: bool, skip_empty: bool, tmp_path: Path,
     if cropping:
         assert (int(seg.Rows), int(seg.Columns)) < (series.grid.size[1], series.grid.size[0])
 
-    expected = expected_masks_by_instance(image, series.datasets, numbers) if SERIES[case].get("slice_offsets") is None \
+    expected = (
+        expected_masks_by_instance(image, series.datasets, numbers)
+        if SERIES[case].get("slice_offsets") is None
         else _expected_by_file_order(series, labels, numbers)
+    )
 
     # highdicom: frames mapped to source instances through the SEG's own references. It places cropped
     # frames only through a regular volume, which an unevenly spaced series cannot form: a known limit.
@@ -102,8 +112,9 @@ def test_round_trip(case: str, cropping: bool, skip_empty: bool, tmp_path: Path,
     on_source_grid = MultiClassReader().read(seg_path, headers)
     reversed_input = bool(SERIES[case].get("reverse_slices"))
     np.testing.assert_array_equal(on_source_grid.data, labels[::-1] if reversed_input else labels)
-    np.testing.assert_allclose(on_source_grid.direction[:, 2], -image_k_axis(image) if reversed_input else image_k_axis(image),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        on_source_grid.direction[:, 2], -image_k_axis(image) if reversed_input else image_k_axis(image), atol=1e-6
+    )
 
     # Our reader on its own grid, and dcmqi's: checked at the physical positions of the source pixels.
     # (An unevenly spaced series has no regular grid; there only the source-grid reads above apply.)
@@ -118,16 +129,24 @@ def test_round_trip(case: str, cropping: bool, skip_empty: bool, tmp_path: Path,
 def _expected_by_file_order(series: SyntheticSeries, labels: np.ndarray, numbers: dict[int, int]):  # type: ignore[no-untyped-def]
     """For an unevenly spaced series, slice k is the k-th instance by InstanceNumber (positions are not regular)."""
     by_number = sorted(series.datasets, key=lambda d: int(d.InstanceNumber))
-    return {number: {str(d.SOPInstanceUID): labels[k] == label for k, d in enumerate(by_number) if (labels[k] == label).any()}
-            for label, number in numbers.items()}
+    return {
+        number: {
+            str(d.SOPInstanceUID): labels[k] == label for k, d in enumerate(by_number) if (labels[k] == label).any()
+        }
+        for label, number in numbers.items()
+    }
 
 
 def test_unevenly_spaced_series_keeps_true_frame_positions(tmp_path: Path) -> None:
     series = make_ct_series(**SERIES["uneven"])  # type: ignore[arg-type]
     labels = make_labelmap(series, segment_count=2, seed=3)
-    seg = MultiClassWriter(make_template(2), skip_empty_slices=False).write(series.labelmap_image(labels), series.datasets)
-    positions = {tuple(float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient)
-                 for item in seg.PerFrameFunctionalGroupsSequence}
+    seg = MultiClassWriter(make_template(2), skip_empty_slices=False).write(
+        series.labelmap_image(labels), series.datasets
+    )
+    positions = {
+        tuple(float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient)
+        for item in seg.PerFrameFunctionalGroupsSequence
+    }
     sources = {tuple(float(v) for v in d.ImagePositionPatient) for d in series.datasets}
     assert positions == sources
     assert "SpacingBetweenSlices" not in seg.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]

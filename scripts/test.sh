@@ -58,7 +58,8 @@ export SEGEXPORT_ORACLE_PYTHON="$venvs/py312/bin/python"
 export SEGEXPORT_DCMQI_BIN_DIR="$venvs/py312/bin"
 
 log "ruff"
-"$venvs/py312/bin/ruff" check SegExport Testing bench scripts
+"$venvs/py312/bin/ruff" check .
+"$venvs/py312/bin/ruff" format --check .
 
 status=0
 for stack in py39 py312; do

@@ -13,18 +13,20 @@ point, as dcmqi and 3D Slicer do, so Slicer shows the colour the user picked.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 _D65_WHITE = np.array([95.047, 100.0, 108.883])
 # The sRGB primaries to four decimals, as dcmqi (and so Slicer) use them: the same colour
 # then gives the same integers here and there.
-_SRGB_TO_XYZ = np.array([
-    [0.4124, 0.3576, 0.1805],
-    [0.2126, 0.7152, 0.0722],
-    [0.0193, 0.1192, 0.9505],
-])
+_SRGB_TO_XYZ = np.array(
+    [
+        [0.4124, 0.3576, 0.1805],
+        [0.2126, 0.7152, 0.0722],
+        [0.0193, 0.1192, 0.9505],
+    ]
+)
 _XYZ_TO_SRGB = np.linalg.inv(_SRGB_TO_XYZ)
 # The classic CIE constants (0.008856 and 7.787, i.e. kappa / 116) rather than the exact ratios, likewise.
 _EPSILON = 0.008856

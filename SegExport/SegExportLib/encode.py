@@ -92,7 +92,7 @@ class BinaryFramePacker:
         start_bit = index * self.bits_per_frame
         if start_bit % 8 == 0 and self.bits_per_frame % 8 == 0:
             start = start_bit // 8
-            self._buffer[start:start + self.bits_per_frame // 8] = np.packbits(mask, axis=None, bitorder="little")
+            self._buffer[start : start + self.bits_per_frame // 8] = np.packbits(mask, axis=None, bitorder="little")
             return
         # Frame boundaries fall inside bytes: pack with the leading bit offset and OR the
         # result in, so the bits of the neighbouring frames sharing the edge bytes survive.
@@ -101,7 +101,7 @@ class BinaryFramePacker:
         bits[offset:] = mask.ravel()
         packed = np.packbits(bits, bitorder="little")
         start = start_bit // 8
-        self._buffer[start:start + len(packed)] |= packed
+        self._buffer[start : start + len(packed)] |= packed
 
     def pixel_data(self) -> bytes:
         """The packed pixel data, ready for the PixelData element."""
@@ -117,5 +117,5 @@ def unpack_binary_frame(pixel_data: bytes | np.ndarray, index: int, rows: int, c
     if stop > len(pixel_data):
         raise ValueError(f"pixel data has {len(pixel_data)} bytes; frame {index + 1} needs {stop}")
     raw = np.frombuffer(pixel_data, dtype=np.uint8, count=stop - start, offset=start)
-    bits = np.unpackbits(raw, bitorder="little")[offset:offset + bits_per_frame]
+    bits = np.unpackbits(raw, bitorder="little")[offset : offset + bits_per_frame]
     return bits.reshape(rows, columns)

@@ -64,7 +64,9 @@ def write_file(dataset: Dataset, path: str | os.PathLike[str], overwrite: bool =
     try:
         handle, temporary_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
     except OSError as exc:
-        raise OutputWriteError(f"cannot write into {folder.resolve()}: {exc.strerror}; choose a writable folder") from exc
+        raise OutputWriteError(
+            f"cannot write into {folder.resolve()}: {exc.strerror}; choose a writable folder"
+        ) from exc
     temporary = Path(temporary_name)
     try:
         with os.fdopen(handle, "wb") as stream:
@@ -81,7 +83,8 @@ def write_file(dataset: Dataset, path: str | os.PathLike[str], overwrite: bool =
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise OutputWriteError(
-            f"writing {target} failed: {exc.strerror or exc}; nothing was written (check free disk space and permissions)"
+            f"writing {target} failed: {exc.strerror or exc}; nothing was "
+            "written (check free disk space and permissions)"
         ) from exc
     except BaseException:
         temporary.unlink(missing_ok=True)

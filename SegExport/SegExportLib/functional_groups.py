@@ -66,7 +66,9 @@ class PerFrameGroupsEncoder:
         key = (plane.sop_instance_uid, plane.frame_number)
         encoded = self._derivations.get(key)
         if encoded is None:
-            source = encode_text(0x00081150, "UI", plane.sop_class_uid) + encode_text(0x00081155, "UI", plane.sop_instance_uid)
+            source = encode_text(0x00081150, "UI", plane.sop_class_uid) + encode_text(
+                0x00081155, "UI", plane.sop_instance_uid
+            )
             if plane.frame_number is not None:
                 source += encode_text(0x00081160, "IS", str(plane.frame_number))
             # Frames lie on the source pixel grid (cropping only shifts the first pixel), so say
@@ -81,14 +83,18 @@ class PerFrameGroupsEncoder:
         key = position.tobytes()
         encoded = self._positions.get(key)
         if encoded is None:
-            encoded = encode_sequence(PLANE_POSITION_SEQUENCE, [encode_item(encode_ds(IMAGE_POSITION_PATIENT, position))])
+            encoded = encode_sequence(
+                PLANE_POSITION_SEQUENCE, [encode_item(encode_ds(IMAGE_POSITION_PATIENT, position))]
+            )
             self._positions[key] = encoded
         return encoded
 
     def _segment(self, number: int) -> bytes:
         encoded = self._segments.get(number)
         if encoded is None:
-            encoded = encode_sequence(SEGMENT_IDENTIFICATION_SEQUENCE, [encode_item(encode_us(REFERENCED_SEGMENT_NUMBER, number))])
+            encoded = encode_sequence(
+                SEGMENT_IDENTIFICATION_SEQUENCE, [encode_item(encode_us(REFERENCED_SEGMENT_NUMBER, number))]
+            )
             self._segments[number] = encoded
         return encoded
 
@@ -96,15 +102,28 @@ class PerFrameGroupsEncoder:
         """The Per-frame Functional Groups Sequence for ``frames``, as a raw Explicit VR LE element."""
         items = []
         for frame in frames:
-            content = encode_sequence(0x00209111, [encode_item(encode_ul(0x00209157, frame.segment_number, frame.position_index))])
+            content = encode_sequence(
+                0x00209111, [encode_item(encode_ul(0x00209157, frame.segment_number, frame.position_index))]
+            )
             # Elements of an item in ascending tag order: 0008,9124 < 0020,9111 < 0020,9113 < 0062,000A.
-            items.append(encode_item(self._derivation(frame.plane) + content + self._position(frame.position) + self._segment(frame.segment_number)))
+            items.append(
+                encode_item(
+                    self._derivation(frame.plane)
+                    + content
+                    + self._position(frame.position)
+                    + self._segment(frame.segment_number)
+                )
+            )
         value = b"".join(items)
         return RawDataElement(Tag(PER_FRAME_FUNCTIONAL_GROUPS), "SQ", len(value), value, 0, False, True)
 
 
-def shared_functional_groups(image_orientation: Sequence[str], pixel_spacing: Sequence[str],
-                             slice_thickness: float, spacing_between_slices: float | None) -> DicomSequence:
+def shared_functional_groups(
+    image_orientation: Sequence[str],
+    pixel_spacing: Sequence[str],
+    slice_thickness: float,
+    spacing_between_slices: float | None,
+) -> DicomSequence:
     """The Shared Functional Groups Sequence: pixel measures and plane orientation common to all frames."""
     measures = Dataset()
     measures.PixelSpacing = list(pixel_spacing)

@@ -89,8 +89,10 @@ def inplane_differences(grid: Grid, series: SourceSeries) -> list[str]:
             f"spacing: the segmentation has {grid.spacing[0]:.6g} x {grid.spacing[1]:.6g} mm in-plane, the source "
             f"images {expected_spacing[0]:.6g} x {expected_spacing[1]:.6g} mm (PixelSpacing {series.pixel_spacing})"
         )
-    if (np.linalg.norm(grid.direction[:, 0] - series.row_direction) > DIRECTION_TOLERANCE
-            or np.linalg.norm(grid.direction[:, 1] - series.column_direction) > DIRECTION_TOLERANCE):
+    if (
+        np.linalg.norm(grid.direction[:, 0] - series.row_direction) > DIRECTION_TOLERANCE
+        or np.linalg.norm(grid.direction[:, 1] - series.column_direction) > DIRECTION_TOLERANCE
+    ):
         problems.append(
             f"direction: the segmentation's i and j axes are {_describe(grid.direction[:, 0])} and "
             f"{_describe(grid.direction[:, 1])}, the source rows and columns run along "
@@ -99,7 +101,8 @@ def inplane_differences(grid: Grid, series: SourceSeries) -> list[str]:
     elif abs(abs(grid.direction[:, 2] @ series.normal) - 1) > DIRECTION_TOLERANCE:
         problems.append(
             f"direction: the segmentation's k axis {_describe(grid.direction[:, 2])} is not perpendicular to the "
-            f"image planes (normal {_describe(series.normal)}): a sheared or gantry-tilted grid cannot be stored in a SEG"
+            f"image planes (normal {_describe(series.normal)}): a sheared or "
+            "gantry-tilted grid cannot be stored in a SEG"
         )
     return problems
 
@@ -137,15 +140,22 @@ def match_slices(grid: Grid, series: SourceSeries) -> list[SourcePlane]:
     else:
         matched = _match_uneven(grid, series, slice_offsets, z_tolerance)
         if matched is None:
-            raise GeometryMismatchError(_slice_mismatch_message(grid, series, slice_offsets, nearest, distance, z_tolerance))
+            raise GeometryMismatchError(
+                _slice_mismatch_message(grid, series, slice_offsets, nearest, distance, z_tolerance)
+            )
     for k, plane in enumerate(matched):
         offset = _inplane_offset(grid.slice_position(k), plane, series)
         if np.any(np.abs(offset) > xy_tolerance):
-            raise GeometryMismatchError(_mismatch_message([
-                f"origin: slice {k} of the segmentation starts at {_describe(grid.slice_position(k))}, "
-                f"{offset[0]:.4g} mm along the rows and {offset[1]:.4g} mm along the columns away from the first pixel "
-                f"{_describe(plane.position)} of {plane.origin_name}"
-            ]))
+            raise GeometryMismatchError(
+                _mismatch_message(
+                    [
+                        f"origin: slice {k} of the segmentation starts at {_describe(grid.slice_position(k))}, "
+                        f"{offset[0]:.4g} mm along the rows and {offset[1]:.4g} mm "
+                        "along the columns away from the first pixel "
+                        f"{_describe(plane.position)} of {plane.origin_name}"
+                    ]
+                )
+            )
     return matched
 
 
@@ -156,7 +166,9 @@ def _nearest_indices(sorted_offsets: np.ndarray, queries: np.ndarray) -> np.ndar
     return np.where(pick_left, left, right)
 
 
-def _match_uneven(grid: Grid, series: SourceSeries, slice_offsets: np.ndarray, z_tolerance: float) -> list[SourcePlane] | None:
+def _match_uneven(
+    grid: Grid, series: SourceSeries, slice_offsets: np.ndarray, z_tolerance: float
+) -> list[SourcePlane] | None:
     if series.uniform_spacing() is not None or grid.size[2] != len(series.planes):
         return None
     ascending = grid.direction[:, 2] @ series.normal > 0
@@ -166,7 +178,8 @@ def _match_uneven(grid: Grid, series: SourceSeries, slice_offsets: np.ndarray, z
         return None
     logger.info(
         "source planes are unevenly spaced; matched the %d segmentation slices to the %d planes in order",
-        grid.size[2], len(planes),
+        grid.size[2],
+        len(planes),
     )
     return list(planes)
 
@@ -180,8 +193,14 @@ def _mismatch_message(problems: list[str]) -> str:
     )
 
 
-def _slice_mismatch_message(grid: Grid, series: SourceSeries, slice_offsets: np.ndarray, nearest: np.ndarray,
-                            distance: np.ndarray, z_tolerance: float) -> str:
+def _slice_mismatch_message(
+    grid: Grid,
+    series: SourceSeries,
+    slice_offsets: np.ndarray,
+    nearest: np.ndarray,
+    distance: np.ndarray,
+    z_tolerance: float,
+) -> str:
     bad = np.flatnonzero(distance > z_tolerance)
     k = int(bad[0])
     plane = series.planes[int(nearest[k])]
@@ -192,7 +211,9 @@ def _slice_mismatch_message(grid: Grid, series: SourceSeries, slice_offsets: np.
     ]
     uniform = series.uniform_spacing()
     if uniform is not None and not np.isclose(uniform, grid.spacing[2], rtol=SPACING_TOLERANCE):
-        problems.append(f"spacing: the segmentation's slices are {grid.spacing[2]:.6g} mm apart, the source images {uniform:.6g} mm")
+        problems.append(
+            f"spacing: the segmentation's slices are {grid.spacing[2]:.6g} mm apart, the source images {uniform:.6g} mm"
+        )
     offsets = series.plane_offsets()
     if slice_offsets.min() < offsets[0] - z_tolerance or slice_offsets.max() > offsets[-1] + z_tolerance:
         problems.append(

@@ -26,13 +26,16 @@ CODE_SEQUENCE_KEYS = (
     "AnatomicRegionSequence",
     "AnatomicRegionModifierSequence",
 )
-REQUIRED_SEGMENT_KEYS = ("labelID", "SegmentedPropertyCategoryCodeSequence", "SegmentedPropertyTypeCodeSequence",
-                         "SegmentAlgorithmType")
+REQUIRED_SEGMENT_KEYS = (
+    "labelID",
+    "SegmentedPropertyCategoryCodeSequence",
+    "SegmentedPropertyTypeCodeSequence",
+    "SegmentAlgorithmType",
+)
 
 _CS_PATTERN = re.compile(r"^[A-Z0-9 _]*$")
 _UI_PATTERN = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 _IS_PATTERN = re.compile(r"^[+-]?[0-9]+$")
-
 
 
 def _text(limit: int) -> Callable[[Any, str], list[str]]:
@@ -44,6 +47,7 @@ def _text(limit: int) -> Callable[[Any, str], list[str]]:
         if "\\" in value:
             return [f"{path}: must not contain a backslash (it separates DICOM values)"]
         return []
+
     return check
 
 
@@ -56,27 +60,37 @@ def _code_string(value: Any, path: str) -> list[str]:
 
 def _integer_string(value: Any, path: str) -> list[str]:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        return [f"{path}: must be a whole number such as \"300\", got {value!r}"]
+        return [f'{path}: must be a whole number such as "300", got {value!r}']
     text = str(value).strip()
     if not _IS_PATTERN.match(text) or len(text) > 12 or not -(2**31) <= int(text) < 2**31:
-        return [f"{path}: must be a whole number such as \"300\" (at most 12 characters), got {value!r}"]
+        return [f'{path}: must be a whole number such as "300" (at most 12 characters), got {value!r}']
     return []
 
 
 def _uid(value: Any, path: str) -> list[str]:
     if not isinstance(value, str) or not _UI_PATTERN.match(value) or len(value) > 64:
-        return [f"{path}: must be a DICOM UID (digits and dots, at most 64 characters, no leading zeros), got {value!r}"]
+        return [
+            f"{path}: must be a DICOM UID (digits and dots, at most 64 characters, no leading zeros), got {value!r}"
+        ]
     return []
 
 
 def _triplet(low: float, high: float, integers: bool, what: str) -> Callable[[Any, str], list[str]]:
     def check(value: Any, path: str) -> list[str]:
         kind = "whole numbers" if integers else "numbers"
-        ok = isinstance(value, list) and len(value) == 3 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high
-            and (not integers or float(v).is_integer()) for v in value
+        ok = (
+            isinstance(value, list)
+            and len(value) == 3
+            and all(
+                isinstance(v, (int, float))
+                and not isinstance(v, bool)
+                and low <= v <= high
+                and (not integers or float(v).is_integer())
+                for v in value
+            )
         )
         return [] if ok else [f"{path}: must be {what}: 3 {kind} from {low:g} to {high:g}, got {value!r}"]
+
     return check
 
 
@@ -116,7 +130,9 @@ def _check_code(value: Any, path: str) -> list[str]:
         else:
             problems.extend(_text(limit)(value[key], f"{path}.{key}"))
     for key in sorted(set(value) - {"CodeValue", "CodingSchemeDesignator", "CodeMeaning", "CodingSchemeVersion"}):
-        problems.append(f"{path}.{key}: unknown field in a code (allowed: CodeValue, CodingSchemeDesignator, CodeMeaning)")
+        problems.append(
+            f"{path}.{key}: unknown field in a code (allowed: CodeValue, CodingSchemeDesignator, CodeMeaning)"
+        )
     return problems
 
 
@@ -129,11 +145,13 @@ def _check_segment(segment: Any, path: str, warnings: list[str]) -> list[str]:
         problems.append(f"{path}.labelID: must be a whole number >= 1 (the voxel value of the segment), got {label!r}")
     algorithm_type = segment.get("SegmentAlgorithmType")
     if "SegmentAlgorithmType" in segment and algorithm_type not in ALGORITHM_TYPES:
-        problems.append(f"{path}.SegmentAlgorithmType: must be one of {', '.join(ALGORITHM_TYPES)}, got {algorithm_type!r}")
+        problems.append(
+            f"{path}.SegmentAlgorithmType: must be one of {', '.join(ALGORITHM_TYPES)}, got {algorithm_type!r}"
+        )
     if algorithm_type in ("AUTOMATIC", "SEMIAUTOMATIC") and not segment.get("SegmentAlgorithmName"):
         problems.append(
             f"{path}.SegmentAlgorithmName: required when SegmentAlgorithmType is {algorithm_type}; "
-            "name the algorithm (e.g. \"TotalSegmentator\") or set the type to MANUAL"
+            'name the algorithm (e.g. "TotalSegmentator") or set the type to MANUAL'
         )
     for key in CODE_SEQUENCE_KEYS:
         if key in segment:
@@ -162,14 +180,20 @@ def validate_metainfo(document: Any, warnings: list[str] | None = None) -> list[
             problems.extend(check(document[key], f"$.{key}"))
     attributes = document.get("segmentAttributes")
     if "segmentAttributes" not in document:
-        problems.append("$.segmentAttributes: required field is missing: list the segments, one inner list per labelmap file")
+        problems.append(
+            "$.segmentAttributes: required field is missing: list the segments, one inner list per labelmap file"
+        )
     elif not isinstance(attributes, list) or not attributes:
         problems.append("$.segmentAttributes: must be a non-empty list of lists of segments, e.g. [[{...}, {...}]]")
     else:
         for outer, segments in enumerate(attributes):
             path = f"$.segmentAttributes[{outer}]"
             if not isinstance(segments, list) or not segments:
-                hint = " (wrap the segment objects in an inner list: one list per labelmap file)" if isinstance(segments, dict) else ""
+                hint = (
+                    " (wrap the segment objects in an inner list: one list per labelmap file)"
+                    if isinstance(segments, dict)
+                    else ""
+                )
                 problems.append(f"{path}: must be a non-empty list of segments{hint}")
                 continue
             seen: dict[int, int] = {}
@@ -178,16 +202,20 @@ def validate_metainfo(document: Any, warnings: list[str] | None = None) -> list[
                 label = segment.get("labelID") if isinstance(segment, dict) else None
                 if isinstance(label, int) and not isinstance(label, bool):
                     if label in seen:
-                        problems.append(f"{path}[{inner}].labelID: {label} is used by {path}[{seen[label]}] too; "
-                                        "labels within one labelmap must differ")
+                        problems.append(
+                            f"{path}[{inner}].labelID: {label} is used by {path}[{seen[label]}] too; "
+                            "labels within one labelmap must differ"
+                        )
                     seen.setdefault(label, inner)
     mapping = document.get("segmentAttributesFileMapping")
     if "segmentAttributesFileMapping" in document:
         if not isinstance(mapping, list) or not all(isinstance(m, str) for m in mapping):
             problems.append("$.segmentAttributesFileMapping: must be a list of file names")
         elif isinstance(attributes, list) and len(mapping) != len(attributes):
-            problems.append(f"$.segmentAttributesFileMapping: has {len(mapping)} entries but segmentAttributes has "
-                            f"{len(attributes)} lists; give one file name per list")
+            problems.append(
+                f"$.segmentAttributesFileMapping: has {len(mapping)} entries but segmentAttributes has "
+                f"{len(attributes)} lists; give one file name per list"
+            )
     known = set(TOP_LEVEL_FIELDS) | {"segmentAttributes", "segmentAttributesFileMapping", *IGNORED_TOP_LEVEL_KEYS}
     collected[:0] = [f"$.{key}: unknown field, ignored" for key in sorted(set(document) - known)]
     for warning in collected:

@@ -112,7 +112,10 @@ class SegmentReadResult:
         return _frame_pixels(self.dataset, index, self._frames.rows, self._frames.columns, self._segmentation_type)
 
     def segment_data(self, number: int) -> np.ndarray:
-        """Segment ``number`` as a (slices, rows, columns) array: uint8 0/1 (BINARY) or float32 in [0, 1] (FRACTIONAL)."""
+        """Segment ``number`` as a (slices, rows, columns) array.
+
+        The values are uint8 0/1 for BINARY, float32 fractions in [0, 1] for FRACTIONAL.
+        """
         if number not in self.segment_infos:
             raise SegReadError(f"segment {number} is not in this SEG; it has segments {sorted(self.segment_infos)}")
         fractional = self._segmentation_type == "FRACTIONAL"
@@ -120,10 +123,12 @@ class SegmentReadResult:
         volume = np.zeros((size[2], size[1], size[0]), dtype=np.float32 if fractional else np.uint8)
         rows, columns = self._frames.rows, self._frames.columns
         for index in np.flatnonzero(self._frames.segment_numbers == number):
-            k, r, c = (int(a[index]) for a in (self._placement.slice_index, self._placement.row_offset,
-                                                self._placement.column_offset))
+            k, r, c = (
+                int(a[index])
+                for a in (self._placement.slice_index, self._placement.row_offset, self._placement.column_offset)
+            )
             pixels = self.frame_pixels(int(index))
-            target = volume[k, r:r + rows, c:c + columns]
+            target = volume[k, r : r + rows, c : c + columns]
             if fractional:
                 np.maximum(target, pixels.astype(np.float32) / self._max_fractional_value, out=target)
             else:
@@ -203,9 +208,13 @@ class MultiClassReader:
         rows, columns = frames.rows, frames.columns
         for index in range(len(frames.segment_numbers)):
             number = int(frames.segment_numbers[index])
-            k, r, c = int(placement.slice_index[index]), int(placement.row_offset[index]), int(placement.column_offset[index])
+            k, r, c = (
+                int(placement.slice_index[index]),
+                int(placement.row_offset[index]),
+                int(placement.column_offset[index]),
+            )
             mask = segments.frame_pixels(index).astype(bool)
-            target = labels[k, r:r + rows, c:c + columns]
+            target = labels[k, r : r + rows, c : c + columns]
             clash = target[mask]
             clash = clash[(clash != 0) & (clash != number)]
             if clash.size:
@@ -241,7 +250,9 @@ def _check_supported(dataset: Dataset) -> str:
         raise SegReadError("the SEG has no PixelData")
     expected_bits = 1 if segmentation_type == "BINARY" else 8
     if int(dataset.get("BitsAllocated", 0)) != expected_bits:
-        raise SegReadError(f"a {segmentation_type} SEG must have BitsAllocated {expected_bits}, not {dataset.get('BitsAllocated')}")
+        raise SegReadError(
+            f"a {segmentation_type} SEG must have BitsAllocated {expected_bits}, not {dataset.get('BitsAllocated')}"
+        )
     return segmentation_type
 
 
@@ -253,8 +264,9 @@ def _check_reference(dataset: Dataset, frames: _Frames, reference: SourceSeries)
             f"the source images given belong to series {reference.series_instance_uid}, but this SEG refers to "
             f"{', '.join(sorted(referenced))}; pass the referenced series, or read without source images"
         )
-    if not np.allclose([reference.row_spacing, reference.column_spacing], [frames.row_spacing, frames.column_spacing],
-                       rtol=1e-4):
+    if not np.allclose(
+        [reference.row_spacing, reference.column_spacing], [frames.row_spacing, frames.column_spacing], rtol=1e-4
+    ):
         raise SegReadError(
             f"the source images have PixelSpacing {reference.pixel_spacing}, the SEG frames "
             f"{[frames.row_spacing, frames.column_spacing]}: they are not on the same pixel grid"
@@ -267,9 +279,13 @@ def _frame_pixels(dataset: Dataset, index: int, rows: int, columns: int, segment
         if segmentation_type == "BINARY":
             return unpack_binary_frame(pixel_data, index, rows, columns)
         frame_bytes = rows * columns
-        return np.frombuffer(pixel_data, dtype=np.uint8, count=frame_bytes, offset=index * frame_bytes).reshape(rows, columns)
+        return np.frombuffer(pixel_data, dtype=np.uint8, count=frame_bytes, offset=index * frame_bytes).reshape(
+            rows, columns
+        )
     except ValueError as exc:
-        raise SegReadError(f"PixelData is too short for frame {index + 1} of {rows} x {columns}: the file is truncated") from exc
+        raise SegReadError(
+            f"PixelData is too short for frame {index + 1} of {rows} x {columns}: the file is truncated"
+        ) from exc
 
 
 def _group_value(groups: Dataset | None, sequence: str, keyword: str) -> object:
@@ -297,7 +313,9 @@ def _read_frames(dataset: Dataset) -> _Frames:
     shared = shared_items[0] if shared_items else None
     per_frame = dataset.get("PerFrameFunctionalGroupsSequence") or []
     if per_frame and len(per_frame) != frame_count:
-        raise SegReadError(f"NumberOfFrames is {frame_count} but there are {len(per_frame)} per-frame functional groups")
+        raise SegReadError(
+            f"NumberOfFrames is {frame_count} but there are {len(per_frame)} per-frame functional groups"
+        )
     segment_count = len(dataset.get("SegmentSequence") or [])
 
     def lookup(index: int, sequence: str, keyword: str) -> object:
@@ -310,7 +328,9 @@ def _read_frames(dataset: Dataset) -> _Frames:
         number = lookup(index, "SegmentIdentificationSequence", "ReferencedSegmentNumber")
         if number is None:
             if segment_count != 1:
-                raise SegReadError(f"frame {index + 1} does not say which segment it shows (no SegmentIdentificationSequence)")
+                raise SegReadError(
+                    f"frame {index + 1} does not say which segment it shows (no SegmentIdentificationSequence)"
+                )
             number = dataset.SegmentSequence[0].SegmentNumber
         numbers[index] = int(number)  # type: ignore[call-overload]
         position = lookup(index, "PlanePositionSequence", "ImagePositionPatient")
@@ -320,16 +340,29 @@ def _read_frames(dataset: Dataset) -> _Frames:
             raise SegReadError(f"frame {index + 1} has no ImagePositionPatient; its place in space is unknown")
         positions[index] = _floats(position, 3, f"ImagePositionPatient of frame {index + 1}")
 
-    orientation = lookup(0, "PlaneOrientationSequence", "ImageOrientationPatient") or dataset.get("ImageOrientationPatient")
+    orientation = lookup(0, "PlaneOrientationSequence", "ImageOrientationPatient") or dataset.get(
+        "ImageOrientationPatient"
+    )
     spacing = lookup(0, "PixelMeasuresSequence", "PixelSpacing") or dataset.get("PixelSpacing")
     if orientation is None or spacing is None:
         raise SegReadError("the SEG has no ImageOrientationPatient or PixelSpacing in its functional groups")
     iop = _floats(orientation, 6, "ImageOrientationPatient")
     pixel_spacing = _floats(spacing, 2, "PixelSpacing")
-    hint = lookup(0, "PixelMeasuresSequence", "SpacingBetweenSlices") or lookup(0, "PixelMeasuresSequence", "SliceThickness")
+    hint = lookup(0, "PixelMeasuresSequence", "SpacingBetweenSlices") or lookup(
+        0, "PixelMeasuresSequence", "SliceThickness"
+    )
     row_direction, column_direction = iop[:3] / np.linalg.norm(iop[:3]), iop[3:] / np.linalg.norm(iop[3:])
-    return _Frames(numbers, positions, row_direction, column_direction, float(pixel_spacing[0]), float(pixel_spacing[1]),
-                   float(hint) if hint not in (None, "") else None, int(dataset.Rows), int(dataset.Columns))  # type: ignore[arg-type]
+    return _Frames(
+        numbers,
+        positions,
+        row_direction,
+        column_direction,
+        float(pixel_spacing[0]),
+        float(pixel_spacing[1]),
+        float(hint) if hint not in (None, "") else None,
+        int(dataset.Rows),
+        int(dataset.Columns),
+    )  # type: ignore[arg-type]
 
 
 def _place_frames(frames: _Frames, reference: SourceSeries | None) -> _Placement:
@@ -340,8 +373,10 @@ def _place_frames(frames: _Frames, reference: SourceSeries | None) -> _Placement
     tolerance = _POSITION_TOLERANCE * min(frames.row_spacing, frames.column_spacing)
 
     if reference is not None:
-        if (np.linalg.norm(reference.row_direction - frames.row_direction) > 1e-4
-                or np.linalg.norm(reference.column_direction - frames.column_direction) > 1e-4):
+        if (
+            np.linalg.norm(reference.row_direction - frames.row_direction) > 1e-4
+            or np.linalg.norm(reference.column_direction - frames.column_direction) > 1e-4
+        ):
             raise SegReadError("the source images given to the reader have another orientation than the SEG frames")
         first = reference.planes[0].position
         origin_u, origin_v = first @ frames.row_direction, first @ frames.column_direction
@@ -354,8 +389,10 @@ def _place_frames(frames: _Frames, reference: SourceSeries | None) -> _Placement
 
     column_offset = np.rint((along_rows - origin_u) / frames.column_spacing)
     row_offset = np.rint((along_columns - origin_v) / frames.row_spacing)
-    residual = np.maximum(np.abs(along_rows - origin_u - column_offset * frames.column_spacing),
-                          np.abs(along_columns - origin_v - row_offset * frames.row_spacing))
+    residual = np.maximum(
+        np.abs(along_rows - origin_u - column_offset * frames.column_spacing),
+        np.abs(along_columns - origin_v - row_offset * frames.row_spacing),
+    )
     if np.any(residual > tolerance):
         raise SegReadError("frame positions are not on a common pixel grid (frames shifted by a fraction of a pixel)")
     nearest = np.clip(np.searchsorted(slice_offsets, offsets), 0, len(slice_offsets) - 1)
@@ -363,14 +400,18 @@ def _place_frames(frames: _Frames, reference: SourceSeries | None) -> _Placement
     nearest = np.where(np.abs(slice_offsets[left] - offsets) < np.abs(slice_offsets[nearest] - offsets), left, nearest)
     gap = np.min(np.diff(slice_offsets)) if len(slice_offsets) > 1 else 1.0
     if np.any(np.abs(slice_offsets[nearest] - offsets) > max(tolerance, 0.05 * gap)):
-        raise SegReadError("some frames lie between the slices of the grid (the source images given do not match the SEG?)")
+        raise SegReadError(
+            "some frames lie between the slices of the grid (the source images given do not match the SEG?)"
+        )
     if np.any(column_offset < 0) or np.any(row_offset < 0):
         raise SegReadError("some frames start outside the grid of the source images given")
     width = max(width, int(column_offset.max()) + frames.columns)
     height = max(height, int(row_offset.max()) + frames.rows)
     if reference is not None and (width, height) != (reference.columns, reference.rows):
         raise SegReadError("some frames reach beyond the grid of the source images given")
-    slice_spacing = float(np.mean(np.diff(slice_offsets))) if len(slice_offsets) > 1 else (frames.slice_spacing_hint or 1.0)
+    slice_spacing = (
+        float(np.mean(np.diff(slice_offsets))) if len(slice_offsets) > 1 else (frames.slice_spacing_hint or 1.0)
+    )
     origin = origin_u * frames.row_direction + origin_v * frames.column_direction + slice_offsets[0] * normal
     grid = Grid(
         size=(width, height, len(slice_offsets)),

@@ -28,9 +28,17 @@ IMPLEMENTATION_VERSION_NAME = f"SEGEXPORT_{__version__}"[:16]
 # Subject, General Study and Frame of Reference modules). Type 2 ones are written even when empty.
 _PATIENT_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
 _PATIENT_OPTIONAL = (
-    "IssuerOfPatientID", "PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
-    "ClinicalTrialSponsorName", "ClinicalTrialProtocolID", "ClinicalTrialProtocolName", "ClinicalTrialSiteID",
-    "ClinicalTrialSiteName", "ClinicalTrialSubjectID", "ClinicalTrialSubjectReadingID",
+    "IssuerOfPatientID",
+    "PatientIdentityRemoved",
+    "DeidentificationMethod",
+    "DeidentificationMethodCodeSequence",
+    "ClinicalTrialSponsorName",
+    "ClinicalTrialProtocolID",
+    "ClinicalTrialProtocolName",
+    "ClinicalTrialSiteID",
+    "ClinicalTrialSiteName",
+    "ClinicalTrialSubjectID",
+    "ClinicalTrialSubjectReadingID",
 )
 _STUDY_TYPE2 = ("StudyDate", "StudyTime", "ReferringPhysicianName", "StudyID", "AccessionNumber")
 _STUDY_OPTIONAL = ("StudyDescription",)
@@ -76,8 +84,9 @@ def copy_patient_and_study(target: Dataset, series: SourceSeries) -> None:
     _copy(target, header, ("PositionReferenceIndicator",), type2=True)
 
 
-def set_series_and_content(target: Dataset, template: Template, series_uid: str, instance_uid: str,
-                           now: datetime.datetime) -> None:
+def set_series_and_content(
+    target: Dataset, template: Template, series_uid: str, instance_uid: str, now: datetime.datetime
+) -> None:
     """General/Segmentation Series, equipment, content identification and SOP Common attributes."""
     date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
     target.SOPClassUID = SEGMENTATION_STORAGE
@@ -99,8 +108,11 @@ def set_series_and_content(target: Dataset, template: Template, series_uid: str,
     target.ContentLabel = template.content_label or DEFAULT_CONTENT_LABEL
     target.ContentDescription = template.content_description or DEFAULT_CONTENT_DESCRIPTION
     target.ContentCreatorName = PersonName(template.content_creator_name or "")
-    trial = (template.clinical_trial_series_id, template.clinical_trial_time_point_id,
-             template.clinical_trial_coordinating_center_name)
+    trial = (
+        template.clinical_trial_series_id,
+        template.clinical_trial_time_point_id,
+        template.clinical_trial_coordinating_center_name,
+    )
     if any(trial):
         # Writing any Clinical Trial Series attribute makes the module present, whose
         # ClinicalTrialCoordinatingCenterName is Type 2.
@@ -121,10 +133,14 @@ def segment_item(number: int, segment: SegmentDescription) -> Dataset:
     item.SegmentAlgorithmType = segment.algorithm_type
     if segment.algorithm_type != "MANUAL":
         if not segment.algorithm_name:
-            raise TemplateError([
-                f"segment {number} ({item.SegmentLabel}, labelID {segment.label_id}): SegmentAlgorithmName is required "
-                f"when SegmentAlgorithmType is {segment.algorithm_type}; name the algorithm or set the type to MANUAL"
-            ])
+            raise TemplateError(
+                [
+                    f"segment {number} ({item.SegmentLabel}, labelID "
+                    f"{segment.label_id}): SegmentAlgorithmName is required "
+                    f"when SegmentAlgorithmType is {segment.algorithm_type}; "
+                    "name the algorithm or set the type to MANUAL"
+                ]
+            )
         item.SegmentAlgorithmName = segment.algorithm_name
     item.SegmentedPropertyCategoryCodeSequence = DicomSequence([segment.category.to_dataset()])
     property_type = segment.type.to_dataset()
@@ -142,10 +158,12 @@ def segment_item(number: int, segment: SegmentDescription) -> Dataset:
     if segment.tracking_id or segment.tracking_uid:
         # TrackingID and TrackingUID are each required when the other is present.
         if not segment.tracking_id or not segment.tracking_uid:
-            raise TemplateError([
-                f"segment {number} ({item.SegmentLabel}): TrackingIdentifier and TrackingUniqueIdentifier must be "
-                "given together; add the missing one or remove both"
-            ])
+            raise TemplateError(
+                [
+                    f"segment {number} ({item.SegmentLabel}): TrackingIdentifier and TrackingUniqueIdentifier must be "
+                    "given together; add the missing one or remove both"
+                ]
+            )
         item.TrackingID = segment.tracking_id
         item.TrackingUID = segment.tracking_uid
     return item

@@ -110,7 +110,9 @@ class SourceSeries:
             raise SourceSeriesError("no source images were given: pass the DICOM images the segmentation was drawn on")
         datasets = [_load(source, index) for index, source in enumerate(sources)]
         _check_same_value(datasets, "SeriesInstanceUID", "series", "pass the images of a single series")
-        _check_same_value(datasets, "FrameOfReferenceUID", "frames of reference", "pass images of one frame of reference")
+        _check_same_value(
+            datasets, "FrameOfReferenceUID", "frames of reference", "pass images of one frame of reference"
+        )
         _check_unique_instances(datasets)
 
         planes: list[SourcePlane] = []
@@ -125,7 +127,10 @@ class SourceSeries:
         assert first_geometry is not None
         header, (row_dir, col_dir, spacing, rows, columns, _) = first_geometry
         for r, c, s, nr, nc, name in geometries:
-            if np.linalg.norm(r - row_dir) > ORIENTATION_TOLERANCE or np.linalg.norm(c - col_dir) > ORIENTATION_TOLERANCE:
+            if (
+                np.linalg.norm(r - row_dir) > ORIENTATION_TOLERANCE
+                or np.linalg.norm(c - col_dir) > ORIENTATION_TOLERANCE
+            ):
                 raise SourceSeriesError(
                     f"mixed orientations: {name} has ImageOrientationPatient {np.r_[r, c].round(6).tolist()}, "
                     f"but {datasets[0][1]} has {np.r_[row_dir, col_dir].round(6).tolist()}; "
@@ -188,7 +193,9 @@ def _check_unique_instances(datasets: list[tuple[Dataset, str]]) -> None:
     seen: dict[str, str] = {}
     for ds, name in datasets:
         if "SOPInstanceUID" not in ds or "SOPClassUID" not in ds:
-            raise SourceSeriesError(f"source image {name} has no SOPInstanceUID/SOPClassUID; it is not a DICOM instance")
+            raise SourceSeriesError(
+                f"source image {name} has no SOPInstanceUID/SOPClassUID; it is not a DICOM instance"
+            )
         uid = str(ds.SOPInstanceUID)
         if uid in seen:
             raise SourceSeriesError(f"source instance {uid} was given twice ({seen[uid]} and {name}); pass each once")
@@ -226,9 +233,15 @@ def _planes_of(ds: Dataset, name: str):
             orientation = _functional_group_value(ds, index, "PlaneOrientationSequence", "ImageOrientationPatient")
             spacing = _functional_group_value(ds, index, "PixelMeasuresSequence", "PixelSpacing")
         else:
-            position, orientation, spacing = (ds.get(k) for k in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"))
+            position, orientation, spacing = (
+                ds.get(k) for k in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing")
+            )
         where = f"{name} frame {index + 1}" if frames > 1 else name
-        for value, keyword in ((position, "ImagePositionPatient"), (orientation, "ImageOrientationPatient"), (spacing, "PixelSpacing")):
+        for value, keyword in (
+            (position, "ImagePositionPatient"),
+            (orientation, "ImageOrientationPatient"),
+            (spacing, "PixelSpacing"),
+        ):
             if value is None:
                 raise SourceSeriesError(
                     f"source image {where} has no {keyword}; SEG frames can only refer to images with a known position "
@@ -236,9 +249,15 @@ def _planes_of(ds: Dataset, name: str):
                 )
         iop = _vector(orientation, 6, "ImageOrientationPatient", where)
         row_dir, col_dir = iop[:3], iop[3:]
-        if not (np.isclose(np.linalg.norm(row_dir), 1, atol=1e-3) and np.isclose(np.linalg.norm(col_dir), 1, atol=1e-3)
-                and abs(row_dir @ col_dir) < 1e-3):
-            raise SourceSeriesError(f"source image {where} has an ImageOrientationPatient that is not two orthogonal unit vectors: {list(iop)}")
+        if not (
+            np.isclose(np.linalg.norm(row_dir), 1, atol=1e-3)
+            and np.isclose(np.linalg.norm(col_dir), 1, atol=1e-3)
+            and abs(row_dir @ col_dir) < 1e-3
+        ):
+            raise SourceSeriesError(
+                f"source image {where} has an ImageOrientationPatient that is "
+                f"not two orthogonal unit vectors: {list(iop)}"
+            )
         row_dir, col_dir = row_dir / np.linalg.norm(row_dir), col_dir / np.linalg.norm(col_dir)
         pixel_spacing = _vector(spacing, 2, "PixelSpacing", where)
         if np.any(pixel_spacing <= 0):
@@ -253,7 +272,10 @@ def _planes_of(ds: Dataset, name: str):
             frame_number=index + 1 if multi_frame else None,
             origin_name=where,
         )
-        yield plane, (row_dir, col_dir, (float(pixel_spacing[0]), float(pixel_spacing[1])), int(rows), int(columns), where)
+        yield (
+            plane,
+            (row_dir, col_dir, (float(pixel_spacing[0]), float(pixel_spacing[1])), int(rows), int(columns), where),
+        )
 
 
 def _check_distinct_positions(planes: list[SourcePlane], normal: np.ndarray, spacing: tuple[float, float]) -> None:

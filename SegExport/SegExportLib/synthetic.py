@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import SimpleITK as sitk
@@ -80,12 +80,22 @@ class SyntheticSeries:
         return paths
 
 
-def make_ct_series(rows: int = 64, columns: int = 48, slices: int = 8,
-                   spacing: Sequence[float] = (0.75, 0.8, 2.0), orientation: str | np.ndarray = "axial",
-                   origin: Sequence[float] = (-18.0, -25.0, 40.0), slice_offsets: Sequence[float] | None = None,
-                   reverse_slices: bool = False, file_order: str = "ascending", seed: int = 0,
-                   patient_name: str = "Synthetic^Patient", patient_id: str = "SEGEXPORT-0001",
-                   pixel_data: bool = True, uid_root: str | None = None) -> SyntheticSeries:
+def make_ct_series(
+    rows: int = 64,
+    columns: int = 48,
+    slices: int = 8,
+    spacing: Sequence[float] = (0.75, 0.8, 2.0),
+    orientation: str | np.ndarray = "axial",
+    origin: Sequence[float] = (-18.0, -25.0, 40.0),
+    slice_offsets: Sequence[float] | None = None,
+    reverse_slices: bool = False,
+    file_order: str = "ascending",
+    seed: int = 0,
+    patient_name: str = "Synthetic^Patient",
+    patient_id: str = "SEGEXPORT-0001",
+    pixel_data: bool = True,
+    uid_root: str | None = None,
+) -> SyntheticSeries:
     """Build a CT series of ``slices`` images of ``rows`` x ``columns`` pixels.
 
     ``spacing`` is (column spacing, row spacing, slice spacing) in mm, as SimpleITK orders it.
@@ -98,12 +108,17 @@ def make_ct_series(rows: int = 64, columns: int = 48, slices: int = 8,
     direction = axes.copy()
     if reverse_slices:
         direction[:, 2] = -direction[:, 2]
-    offsets = (np.asarray(slice_offsets, dtype=float) if slice_offsets is not None
-               else np.arange(slices) * float(spacing[2]))
+    offsets = (
+        np.asarray(slice_offsets, dtype=float) if slice_offsets is not None else np.arange(slices) * float(spacing[2])
+    )
     slices = len(offsets)
     nominal = float(offsets[1] - offsets[0]) if slices > 1 else float(spacing[2])
-    grid = Grid((columns, rows, slices), np.array([spacing[0], spacing[1], nominal], dtype=float),
-                np.asarray(origin, dtype=float), direction)
+    grid = Grid(
+        (columns, rows, slices),
+        np.array([spacing[0], spacing[1], nominal], dtype=float),
+        np.asarray(origin, dtype=float),
+        direction,
+    )
 
     rng = np.random.default_rng(seed)
     now = datetime.datetime(2026, 1, 15, 9, 30, 0)
@@ -123,7 +138,7 @@ def make_ct_series(rows: int = 64, columns: int = 48, slices: int = 8,
         ds.Rows, ds.Columns = rows, columns
         if body is not None:
             noise = rng.integers(-20, 21, size=(rows, columns), dtype=np.int16)
-            ds.PixelData = (body + noise).astype("<i2").tobytes()
+            ds.add_new(0x7FE00010, "OW", (body + noise).astype("<i2").tobytes())
         ds.file_meta = FileMetaDataset()
         ds.file_meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
@@ -139,8 +154,9 @@ def make_ct_series(rows: int = 64, columns: int = 48, slices: int = 8,
     return SyntheticSeries(datasets, grid, offsets)
 
 
-def _ct_header(study: str, series: str, frame_of_reference: str, when: datetime.datetime, patient_name: str,
-               patient_id: str) -> Dataset:
+def _ct_header(
+    study: str, series: str, frame_of_reference: str, when: datetime.datetime, patient_name: str, patient_id: str
+) -> Dataset:
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
@@ -188,8 +204,9 @@ def _body_phantom(rows: int, columns: int) -> np.ndarray:
     return stored
 
 
-def make_labelmap(series: SyntheticSeries, segment_count: int = 3, seed: int = 0, dtype: type = np.uint8,
-                  margin_slices: int = 1) -> np.ndarray:
+def make_labelmap(
+    series: SyntheticSeries, segment_count: int = 3, seed: int = 0, dtype: type = np.uint8, margin_slices: int = 1
+) -> np.ndarray:
     """Ellipsoids labelled 1..``segment_count`` (later ones cut into earlier ones, so none overlap).
 
     The first and last ``margin_slices`` slices stay empty, so skipping empty slices has something to skip.
@@ -201,9 +218,15 @@ def make_labelmap(series: SyntheticSeries, segment_count: int = 3, seed: int = 0
     first, last = min(margin_slices, slices - 1), max(slices - 1 - margin_slices, min(margin_slices, slices - 1))
     for label in range(1, segment_count + 1):
         center = (rng.uniform(first, last + 1e-9), rng.uniform(0.2, 0.8) * rows, rng.uniform(0.2, 0.8) * columns)
-        radii = (max(1.0, rng.uniform(0.2, 0.5) * slices), rng.uniform(0.1, 0.3) * rows, rng.uniform(0.1, 0.3) * columns)
-        inside = ((z - center[0]) / radii[0]) ** 2 + ((y - center[1]) / radii[1]) ** 2 + ((x - center[2]) / radii[2]) ** 2 <= 1
+        radii = (
+            max(1.0, rng.uniform(0.2, 0.5) * slices),
+            rng.uniform(0.1, 0.3) * rows,
+            rng.uniform(0.1, 0.3) * columns,
+        )
+        inside = ((z - center[0]) / radii[0]) ** 2 + ((y - center[1]) / radii[1]) ** 2 + (
+            (x - center[2]) / radii[2]
+        ) ** 2 <= 1
         inside[:first] = False
-        inside[last + 1:] = False
+        inside[last + 1 :] = False
         labels[inside] = label
     return labels

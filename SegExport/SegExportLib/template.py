@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any, Union
 
 from .codes import TISSUE_CATEGORY, TISSUE_TYPE, Code
 from .color import rgb_to_cielab
@@ -72,6 +73,7 @@ class SegmentDescription:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], layer: int = 0) -> SegmentDescription:
         """Build from one (validated) ``segmentAttributes`` entry."""
+
         def code(key: str) -> Code | None:
             return Code.from_json(obj[key]) if key in obj else None
 
@@ -89,7 +91,7 @@ class SegmentDescription:
             type_modifier=code("SegmentedPropertyTypeModifierCodeSequence"),
             anatomic_region=code("AnatomicRegionSequence"),
             anatomic_region_modifier=code("AnatomicRegionModifierSequence"),
-            display_rgb=tuple(int(round(v)) for v in rgb) if rgb is not None else None,  # type: ignore[arg-type]
+            display_rgb=tuple(round(v) for v in rgb) if rgb is not None else None,  # type: ignore[arg-type]
             display_cielab=tuple(int(v) for v in lab) if lab is not None else None,  # type: ignore[arg-type]
             tracking_id=obj.get("TrackingIdentifier"),
             tracking_uid=obj.get("TrackingUniqueIdentifier"),
@@ -105,9 +107,11 @@ class SegmentDescription:
             entry["SegmentAlgorithmName"] = self.algorithm_name
         entry["SegmentedPropertyCategoryCodeSequence"] = self.category.to_json()
         entry["SegmentedPropertyTypeCodeSequence"] = self.type.to_json()
-        for key, code in (("SegmentedPropertyTypeModifierCodeSequence", self.type_modifier),
-                          ("AnatomicRegionSequence", self.anatomic_region),
-                          ("AnatomicRegionModifierSequence", self.anatomic_region_modifier)):
+        for key, code in (
+            ("SegmentedPropertyTypeModifierCodeSequence", self.type_modifier),
+            ("AnatomicRegionSequence", self.anatomic_region),
+            ("AnatomicRegionModifierSequence", self.anatomic_region_modifier),
+        ):
             if code is not None:
                 entry[key] = code.to_json()
         if self.display_rgb is not None:
@@ -209,8 +213,11 @@ def from_dcmqi_metainfo(metainfo: MetainfoSource) -> Template:
     if problems:
         raise TemplateError(problems, source)
     template = Template(
-        segments=[SegmentDescription.from_json(segment, layer)
-                  for layer, segments in enumerate(document["segmentAttributes"]) for segment in segments],
+        segments=[
+            SegmentDescription.from_json(segment, layer)
+            for layer, segments in enumerate(document["segmentAttributes"])
+            for segment in segments
+        ],
         segment_attributes_file_mapping=document.get("segmentAttributesFileMapping"),
     )
     for attribute, key in _TEXT_FIELDS:

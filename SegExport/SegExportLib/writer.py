@@ -42,8 +42,14 @@ from .uid import check_uid_root, new_uid
 logger = logging.getLogger(__name__)
 
 _INTEGER_PIXEL_TYPES = {
-    sitk.sitkUInt8, sitk.sitkUInt16, sitk.sitkUInt32, sitk.sitkUInt64,
-    sitk.sitkInt8, sitk.sitkInt16, sitk.sitkInt32, sitk.sitkInt64,
+    sitk.sitkUInt8,
+    sitk.sitkUInt16,
+    sitk.sitkUInt32,
+    sitk.sitkUInt64,
+    sitk.sitkInt8,
+    sitk.sitkInt16,
+    sitk.sitkInt32,
+    sitk.sitkInt64,
 }
 
 
@@ -83,7 +89,8 @@ def labelmap_array(image: sitk.Image) -> np.ndarray:
     labels = sitk.GetArrayViewFromImage(image)
     if labels.dtype.kind == "i" and labels.size and labels.min() < 0:
         raise SegmentationImageError(
-            f"the segmentation holds negative labels (minimum {labels.min()}); labels must be 0 (background) or positive"
+            "the segmentation holds negative labels (minimum "
+            f"{labels.min()}); labels must be 0 (background) or positive"
         )
     return labels
 
@@ -100,13 +107,21 @@ class MultiClassWriter:
         uid_root: optional organisation UID root (ending with ".") for the new UIDs.
     """
 
-    def __init__(self, template: Template, inplane_cropping: bool = False, skip_empty_slices: bool = True,
-                 skip_missing_segment: bool = False, uid_root: str | None = None) -> None:
+    def __init__(
+        self,
+        template: Template,
+        inplane_cropping: bool = False,
+        skip_empty_slices: bool = True,
+        skip_missing_segment: bool = False,
+        uid_root: str | None = None,
+    ) -> None:
         if not isinstance(template, Template):
-            raise TemplateError([
-                f"$: expected a SegExportLib.template.Template, got {type(template).__name__}; "
-                "load one with SegExportLib.template.from_dcmqi_metainfo"
-            ])
+            raise TemplateError(
+                [
+                    f"$: expected a SegExportLib.template.Template, got {type(template).__name__}; "
+                    "load one with SegExportLib.template.from_dcmqi_metainfo"
+                ]
+            )
         self.template = template
         self.inplane_cropping = inplane_cropping
         self.skip_empty_slices = skip_empty_slices
@@ -145,10 +160,17 @@ class MultiClassWriter:
             packer.put(index, labels[k, row_start:row_stop, column_start:column_stop] == label)
         report.frame_count = len(frames)
 
-        dataset = self._build_dataset(series, segments, frames, packer, (row_stop - row_start, column_stop - column_start))
+        dataset = self._build_dataset(
+            series, segments, frames, packer, (row_stop - row_start, column_stop - column_start)
+        )
         self.last_report = report
-        logger.info("SEG with %d segments in %d frames of %d x %d", len(segments), len(frames),
-                    row_stop - row_start, column_stop - column_start)
+        logger.info(
+            "SEG with %d segments in %d frames of %d x %d",
+            len(segments),
+            len(frames),
+            row_stop - row_start,
+            column_stop - column_start,
+        )
         return dataset
 
     def _select_segments(self, summary: LabelSummary, report: WriteReport) -> list[tuple[int, SegmentDescription]]:
@@ -160,17 +182,21 @@ class MultiClassWriter:
                 duplicates.add(segment.label_id)
             described[segment.label_id] = segment
         if duplicates:
-            raise TemplateError([
-                f"$.segmentAttributes: labelID {label} is described more than once (in several input files); a single "
-                "labelmap needs exactly one description per label: merge the lists or renumber the labels"
-                for label in sorted(duplicates)
-            ])
+            raise TemplateError(
+                [
+                    f"$.segmentAttributes: labelID {label} is described more than "
+                    "once (in several input files); a single "
+                    "labelmap needs exactly one description per label: merge the lists or renumber the labels"
+                    for label in sorted(duplicates)
+                ]
+            )
         present = [int(v) for v in summary.values]
         missing = [label for label in present if label not in described]
         if missing and not self.skip_missing_segment:
             raise MissingSegmentError(
                 f"labels {missing} occur in the segmentation but the template describes only labelIDs "
-                f"{sorted(described)}; add them to segmentAttributes, or pass skip_missing_segment=True to leave them out"
+                f"{sorted(described)}; add them to segmentAttributes, or pass "
+                "skip_missing_segment=True to leave them out"
             )
         if missing:
             logger.warning("leaving out labels %s: the template does not describe them", missing)
@@ -186,12 +212,20 @@ class MultiClassWriter:
         report.segment_numbers = {label: number for number, label in enumerate(chosen, start=1)}
         return [(label, described[label]) for label in chosen]
 
-    def _plan_frames(self, summary: LabelSummary, segments: list[tuple[int, SegmentDescription]],
-                     planes: list[SourcePlane], series: SourceSeries, box: tuple[int, int, int, int],
-                     ) -> tuple[list[Frame], list[tuple[int, int]]]:
+    def _plan_frames(
+        self,
+        summary: LabelSummary,
+        segments: list[tuple[int, SegmentDescription]],
+        planes: list[SourcePlane],
+        series: SourceSeries,
+        box: tuple[int, int, int, int],
+    ) -> tuple[list[Frame], list[tuple[int, int]]]:
         """Frames in dimension order (segment, then position along the normal) and their (label, slice) sources."""
         row_start, _, column_start, _ = box
-        shift = column_start * series.column_spacing * series.row_direction + row_start * series.row_spacing * series.column_direction
+        shift = (
+            column_start * series.column_spacing * series.row_direction
+            + row_start * series.row_spacing * series.column_direction
+        )
         offsets = np.array([plane.position @ series.normal for plane in planes])
         slices_by_segment = []
         for label, _ in segments:
@@ -208,8 +242,14 @@ class MultiClassWriter:
                 sources.append((label, k))
         return frames, sources
 
-    def _build_dataset(self, series: SourceSeries, segments: list[tuple[int, SegmentDescription]],
-                       frames: list[Frame], packer: BinaryFramePacker, frame_shape: tuple[int, int]) -> Dataset:
+    def _build_dataset(
+        self,
+        series: SourceSeries,
+        segments: list[tuple[int, SegmentDescription]],
+        frames: list[Frame],
+        packer: BinaryFramePacker,
+        frame_shape: tuple[int, int],
+    ) -> Dataset:
         instance_uid = new_uid(self.uid_root)
         dataset = Dataset()
         copy_patient_and_study(dataset, series)
@@ -225,12 +265,17 @@ class MultiClassWriter:
         dataset.LossyImageCompression = "00"
         dataset.SegmentationType = "BINARY"
         dataset.SegmentsOverlap = "NO"
-        dataset.SegmentSequence = [segment_item(number, segment) for number, (_, segment) in enumerate(segments, start=1)]
-        dataset.DimensionOrganizationSequence, dataset.DimensionIndexSequence = dimension_modules(new_uid(self.uid_root))
+        dataset.SegmentSequence = [
+            segment_item(number, segment) for number, (_, segment) in enumerate(segments, start=1)
+        ]
+        dataset.DimensionOrganizationSequence, dataset.DimensionIndexSequence = dimension_modules(
+            new_uid(self.uid_root)
+        )
         spacing = series.uniform_spacing()
         thickness = spacing if spacing is not None else (series.slice_thickness or 1.0)
         dataset.SharedFunctionalGroupsSequence = shared_functional_groups(
-            series.image_orientation, series.pixel_spacing, thickness, spacing)
+            series.image_orientation, series.pixel_spacing, thickness, spacing
+        )
         dataset.ReferencedSeriesSequence = referenced_series(series)
         dataset.NumberOfFrames = len(frames)
         if needs_unicode(dataset):

@@ -22,8 +22,12 @@ def _by_instance(seg: hd.seg.Segmentation, sources: list[pydicom.Dataset]) -> di
     arrays = {}
     for number in seg.segment_numbers:
         pixels = seg.get_pixels_by_source_instance(
-            source_sop_instance_uids=referenced, segment_numbers=[number], combine_segments=False,
-            ignore_spatial_locations=True, rescale_fractional=True, skip_overlap_checks=True,
+            source_sop_instance_uids=referenced,
+            segment_numbers=[number],
+            combine_segments=False,
+            ignore_spatial_locations=True,
+            rescale_fractional=True,
+            skip_overlap_checks=True,
         )
         for uid, mask in zip(referenced, pixels[..., 0]):
             arrays[f"{number}|{uid}"] = mask

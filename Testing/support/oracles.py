@@ -12,9 +12,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import SimpleITK as sitk
@@ -33,11 +33,21 @@ class ValidatorResult:
 
 def _validator(command: Sequence[str]) -> ValidatorResult:
     # dicom3tools write everything to stderr and misbehave with a terminal on stdin.
-    result = subprocess.run(list(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, errors="replace", check=False)
+    result = subprocess.run(
+        list(command),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        check=False,
+    )
     lines = result.stdout.splitlines()
-    return ValidatorResult([l for l in lines if l.startswith("Error")], [l for l in lines if l.startswith("Warning")],
-                           result.stdout)
+    return ValidatorResult(
+        [line for line in lines if line.startswith("Error")],
+        [line for line in lines if line.startswith("Warning")],
+        result.stdout,
+    )
 
 
 def run_dciodvfy(path: str | os.PathLike[str]) -> ValidatorResult:
@@ -73,9 +83,21 @@ def dcmqi_decode(seg_path: str | os.PathLike[str], workdir: str | os.PathLike[st
         raise RuntimeError("dcmqi is not installed")
     out = Path(workdir)
     out.mkdir(parents=True, exist_ok=True)  # dcmqi fails silently when the folder is missing
-    result = subprocess.run([str(folder / "segimage2itkimage"), "--inputDICOM", os.fspath(seg_path),
-                             "--outputDirectory", str(out), "--outputType", "nrrd"],
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [
+            str(folder / "segimage2itkimage"),
+            "--inputDICOM",
+            os.fspath(seg_path),
+            "--outputDirectory",
+            str(out),
+            "--outputType",
+            "nrrd",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     meta_path = out / "meta.json"
     if result.returncode != 0 or not meta_path.exists():
         raise AssertionError(f"segimage2itkimage failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -101,8 +123,10 @@ def oracle_python() -> str | None:
     return sys.executable
 
 
-def highdicom_decode(seg_path: str | os.PathLike[str], source_paths: Sequence[str | os.PathLike[str]],
-                     ) -> dict[int, dict[str, np.ndarray]]:
+def highdicom_decode(
+    seg_path: str | os.PathLike[str],
+    source_paths: Sequence[str | os.PathLike[str]],
+) -> dict[int, dict[str, np.ndarray]]:
     """Decode a SEG with highdicom, frames mapped to source instances by highdicom itself.
 
     Returns segment number -> {source SOPInstanceUID: 2D mask (float fractions for FRACTIONAL)}, only for the
@@ -115,9 +139,13 @@ def highdicom_decode(seg_path: str | os.PathLike[str], source_paths: Sequence[st
 
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "decoded.npz"
-        result = subprocess.run([python, str(HIGHDICOM_SCRIPT), os.fspath(seg_path), str(out),
-                                 *(os.fspath(p) for p in source_paths)],
-                                stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            [python, str(HIGHDICOM_SCRIPT), os.fspath(seg_path), str(out), *(os.fspath(p) for p in source_paths)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             raise AssertionError(f"highdicom could not decode {seg_path}:\n{result.stderr[-3000:]}")
         decoded: dict[int, dict[str, np.ndarray]] = {}
@@ -128,8 +156,9 @@ def highdicom_decode(seg_path: str | os.PathLike[str], source_paths: Sequence[st
     return decoded
 
 
-def expected_masks_by_instance(label_image: sitk.Image, datasets: Sequence[object],
-                               label_to_segment: dict[int, int]) -> dict[int, dict[str, np.ndarray]]:
+def expected_masks_by_instance(
+    label_image: sitk.Image, datasets: Sequence[object], label_to_segment: dict[int, int]
+) -> dict[int, dict[str, np.ndarray]]:
     """For each source instance, the labelmap slice at its position, split into per-segment masks."""
     labels = sitk.GetArrayViewFromImage(label_image)
     direction = np.array(label_image.GetDirection()).reshape(3, 3)
@@ -179,8 +208,9 @@ def masks_by_instance_from_volume(image: sitk.Image, datasets: Sequence[object])
     for dataset in datasets:
         rows, columns = int(dataset.Rows), int(dataset.Columns)  # type: ignore[attr-defined]
         iop = np.array([float(v) for v in dataset.ImageOrientationPatient])  # type: ignore[attr-defined]
-        assert np.allclose(direction[:, 0], iop[:3], atol=1e-4) and np.allclose(direction[:, 1], iop[3:], atol=1e-4), \
+        assert np.allclose(direction[:, 0], iop[:3], atol=1e-4) and np.allclose(direction[:, 1], iop[3:], atol=1e-4), (
             "decoded volume is not aligned with the source image rows and columns"
+        )
         position = [float(v) for v in dataset.ImagePositionPatient]  # type: ignore[attr-defined]
         index = np.array(image.TransformPhysicalPointToContinuousIndex(position))
         rounded = np.rint(index)
@@ -188,8 +218,11 @@ def masks_by_instance_from_volume(image: sitk.Image, datasets: Sequence[object])
         i0, j0, k = (int(v) for v in rounded)
         mask = np.zeros((rows, columns), dtype=volume.dtype)
         if 0 <= k < volume.shape[0]:
-            ys, xs = slice(max(j0, 0), min(j0 + rows, volume.shape[1])), slice(max(i0, 0), min(i0 + columns, volume.shape[2]))
+            ys, xs = (
+                slice(max(j0, 0), min(j0 + rows, volume.shape[1])),
+                slice(max(i0, 0), min(i0 + columns, volume.shape[2])),
+            )
             if ys.start < ys.stop and xs.start < xs.stop:
-                mask[ys.start - j0:ys.stop - j0, xs.start - i0:xs.stop - i0] = volume[k, ys, xs]
+                mask[ys.start - j0 : ys.stop - j0, xs.start - i0 : xs.stop - i0] = volume[k, ys, xs]
         masks[str(dataset.SOPInstanceUID)] = mask  # type: ignore[attr-defined]
     return masks
