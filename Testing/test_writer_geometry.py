@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+import SimpleITK as sitk
 
 from SegExportLib import MultiClassReader, MultiClassWriter, SegmentReader, write_file
 from SegExportLib.codes import Code
@@ -117,13 +118,23 @@ def test_round_trip(
     )
 
     # Our reader on its own grid, and dcmqi's: checked at the physical positions of the source pixels.
-    # (An unevenly spaced series has no regular grid; there only the source-grid reads above apply.)
+    decoded = dcmqi_decode(seg_path, tmp_path / "dcmqi")
     if SERIES[case].get("slice_offsets") is None:
         ours = SegmentReader().read(seg_path)
         ours_by_instance = {n: masks_by_instance_from_volume(ours.segment_image(n), headers) for n in numbers.values()}
         assert_masks_equal(expected, ours_by_instance)
-        decoded = dcmqi_decode(seg_path, tmp_path / "dcmqi")
         assert_masks_equal(expected, {n: masks_by_instance_from_volume(img, headers) for n, img in decoded.items()})
+    else:
+        # A known limit of dcmqi (what Slicer loads SEGs with): it snaps the frames of an unevenly spaced SEG onto
+        # a regular grid, and frames that snap onto the same slice overwrite each other, so voxels are lost (e.g.
+        # 1336 of 1782). Recorded here: it never invents voxels, and it loses some. Our reader given the source
+        # series (above) and highdicom decode these SEGs exactly.
+        lost = 0
+        for label, number in numbers.items():
+            decoded_count = int(sitk.GetArrayViewFromImage(decoded[number]).sum())
+            assert 0 < decoded_count <= int((labels == label).sum())
+            lost += int((labels == label).sum()) - decoded_count
+        assert lost > 0, "dcmqi now decodes unevenly spaced SEGs completely: make this check exact"
 
 
 def _expected_by_file_order(series: SyntheticSeries, labels: np.ndarray, numbers: dict[int, int]):  # type: ignore[no-untyped-def]
