@@ -47,7 +47,7 @@ make_venv() {  # make_venv NAME PYTHON PACKAGES...
 }
 
 log "Python 3.9 environment (Slicer 5.8 stack)"
-make_venv py39 "$py39" "pydicom==2.4.4" "numpy==1.26.4" "SimpleITK==2.3.1" "pytest>=7" "hypothesis>=6"
+make_venv py39 "$py39" "pydicom==2.4.4" "numpy==1.26.4" "SimpleITK==2.3.1" "pytest>=7" "hypothesis>=6" "slicerio>=1.1"
 log "Python 3.12 environment (Slicer 5.12 stack) with the oracles"
 make_venv py312 "$py312" "pydicom==3.0.2" "numpy>=2.0,<2.5" "SimpleITK>=2.5,<2.6" "pytest>=7" "hypothesis>=6" \
     "highdicom==0.28.2" "dcmqi==1.5.7" "ruff==0.17.6" "slicerio>=1.1"

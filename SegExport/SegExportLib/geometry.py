@@ -221,3 +221,31 @@ def _slice_mismatch_message(
             f"normal, the {len(offsets)} source images {offsets[0]:.4g} to {offsets[-1]:.4g} mm"
         )
     return _mismatch_message(problems)
+
+
+# RAS (Slicer) <-> LPS (DICOM, ITK): negate the first two rows of the whole 4x4 matrix, direction and
+# origin alike; flipping columns, or the origin only, goes wrong on oblique volumes.
+RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+def grid_from_ijk_to_ras(ijk_to_ras: np.ndarray, size: tuple[int, int, int]) -> Grid:
+    """The LPS grid of a Slicer volume from its IJKToRAS matrix and its (i, j, k) dimensions."""
+    ijk_to_lps = RAS_TO_LPS @ np.asarray(ijk_to_ras, dtype=float)
+    spacing = np.linalg.norm(ijk_to_lps[:3, :3], axis=0)
+    if np.any(spacing <= 0):
+        raise GeometryMismatchError(f"the volume's IJKToRAS matrix has a zero-length axis: {ijk_to_ras.tolist()}")
+    return Grid(tuple(int(v) for v in size), spacing, ijk_to_lps[:3, 3].copy(), ijk_to_lps[:3, :3] / spacing)  # type: ignore[arg-type]
+
+
+def ijk_to_ras_of(grid: Grid) -> np.ndarray:
+    """The IJKToRAS matrix Slicer would give a volume on ``grid``."""
+    ijk_to_lps = np.eye(4)
+    ijk_to_lps[:3, :3] = grid.direction * grid.spacing
+    ijk_to_lps[:3, 3] = grid.origin
+    return RAS_TO_LPS @ ijk_to_lps
+
+
+def image_from_slicer_array(array_kji: np.ndarray, ijk_to_ras: np.ndarray) -> sitk.Image:
+    """A SimpleITK image (LPS) from a Slicer volume's voxel array (k, j, i order) and its IJKToRAS matrix."""
+    size = (array_kji.shape[2], array_kji.shape[1], array_kji.shape[0])
+    return grid_from_ijk_to_ras(ijk_to_ras, size).apply_to(sitk.GetImageFromArray(array_kji))
