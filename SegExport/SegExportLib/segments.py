@@ -149,3 +149,13 @@ def combine_layers(
             )
         np.copyto(merged, relabelled, where=relabelled != 0)
     return merged, new_label
+
+
+def labels_present(layer: np.ndarray) -> set[int]:
+    """The non-zero label values that occur in a labelmap layer (to mark empty segments)."""
+    if layer.size == 0:
+        return set()
+    if layer.dtype.kind in "ui" and layer.min() >= 0 and int(layer.max()) < (1 << 16):
+        counts = np.bincount(layer.ravel(), minlength=1)
+        return {int(v) for v in np.flatnonzero(counts[1:]) + 1}
+    return {int(v) for v in np.unique(layer) if v != 0}
