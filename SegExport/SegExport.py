@@ -491,15 +491,11 @@ class SegExportLogic(ScriptedLoadableModuleLogic):
         self.checkTransforms(segmentationNode, referenceVolume)
         layers, labelMaps = self._layerArrays(segmentationNode, referenceVolume, segmentIds)
         names = {sid: segmentationNode.GetSegmentation().GetSegment(sid).GetName() for sid in segmentIds}
-        merged, newLabels = combine_layers(layers, labelMaps, names)
-        # combine_layers numbers layer by layer; renumber to the order of segmentIds (the template order).
-        order = np.zeros(max(newLabels.values()) + 1, dtype=merged.dtype)
-        for number, segmentId in enumerate(segmentIds, start=1):
-            order[newLabels[segmentId]] = number
+        merged, _ = combine_layers(layers, labelMaps, names, order=segmentIds)
         ijkToRAS = vtk.vtkMatrix4x4()
         referenceVolume.GetIJKToRASMatrix(ijkToRAS)
         matrix = np.array([[ijkToRAS.GetElement(r, c) for c in range(4)] for r in range(4)])
-        return image_from_slicer_array(order[merged], matrix)
+        return image_from_slicer_array(merged, matrix)
 
     # --- export -------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from SegExportLib import OverlappingSegmentsError
+from SegExportLib import OverlappingSegmentsError, SegExportError
 from SegExportLib.codes import TISSUE_TYPE, Code
 from SegExportLib.geometry import Grid, grid_from_ijk_to_ras, ijk_to_ras_of, image_from_slicer_array
 from SegExportLib.segments import SegmentInfo, combine_layers, match_template, template_from_segments
@@ -148,6 +148,18 @@ def test_layers_merge_into_one_labelmap_when_they_do_not_overlap() -> None:
     assert labels == {"A": 1, "B": 2, "C": 3}
     assert merged[0, 0, 0] == 1 and merged[1, 1, 1] == 2 and merged[0, 3, 3] == 3
     assert int(np.count_nonzero(merged)) == 3
+
+
+def test_merged_labels_follow_the_requested_order() -> None:
+    first = np.zeros((1, 2, 3), np.uint8)
+    first[0, 0, 0], first[0, 0, 1] = 1, 2
+    second = np.zeros_like(first)
+    second[0, 1, 2] = 1
+    merged, labels = combine_layers([first, second], [{1: "A", 2: "B"}, {1: "C"}], order=["C", "A", "B"])
+    assert labels == {"C": 1, "A": 2, "B": 3}
+    assert merged[0].tolist() == [[2, 3, 0], [0, 0, 1]]
+    with pytest.raises(SegExportError, match="exactly the segments"):
+        combine_layers([first], [{1: "A", 2: "B"}], order=["A"])
 
 
 def test_overlapping_layers_are_refused_naming_the_segments() -> None:

@@ -47,13 +47,14 @@ make_venv() {  # make_venv NAME PYTHON PACKAGES...
 }
 
 log "Python 3.9 environment (Slicer 5.8 stack)"
-make_venv py39 "$py39" "pydicom==2.4.4" "numpy==1.26.4" "SimpleITK==2.3.1" "pytest>=7" "hypothesis>=6" "slicerio>=1.1"
+make_venv py39 "$py39" "pydicom==2.4.4" "numpy==1.26.4" "SimpleITK==2.3.1" "pytest>=7" "hypothesis>=6" "slicerio>=1.1" "PySide6-Essentials"
 log "Python 3.12 environment (Slicer 5.12 stack) with the oracles"
 make_venv py312 "$py312" "pydicom==3.0.2" "numpy>=2.0,<2.5" "SimpleITK>=2.5,<2.6" "pytest>=7" "hypothesis>=6" \
-    "highdicom==0.28.2" "dcmqi==1.5.7" "ruff==0.17.6" "slicerio>=1.1"
+    "highdicom==0.28.2" "dcmqi==1.5.7" "ruff==0.17.6" "slicerio>=1.1" "PySide6-Essentials"
 "$venvs/py312/bin/python" -m pip install -q --disable-pip-version-check --no-deps "$root" 2>&1 \
     | grep -v "is ignored: it is neither a file nor a directory" || true
 
+export QT_QPA_PLATFORM=offscreen
 export SEGEXPORT_ORACLE_PYTHON="$venvs/py312/bin/python"
 export SEGEXPORT_DCMQI_BIN_DIR="$venvs/py312/bin"
 

@@ -108,23 +108,26 @@ def match_template(
 
 
 def combine_layers(
-    layers: Sequence[np.ndarray], segment_ids: Sequence[dict[int, str]], names: dict[str, str] | None = None
+    layers: Sequence[np.ndarray],
+    segment_ids: Sequence[dict[int, str]],
+    names: dict[str, str] | None = None,
+    order: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, dict[str, int]]:
-    """Merge labelmap layers into one labelmap whose labels are 1..N in layer, then label order.
+    """Merge labelmap layers into one labelmap whose labels are 1..N.
 
-    ``segment_ids[i]`` maps the label values of ``layers[i]`` to segment IDs. Segments of different layers
-    that share voxels cannot go into one labelmap: :class:`OverlappingSegmentsError` names them.
+    ``segment_ids[i]`` maps the label values of ``layers[i]`` to segment IDs. The new labels follow ``order``
+    (segment IDs), else layer then label order. Segments of different layers that share voxels cannot go
+    into one labelmap: :class:`OverlappingSegmentsError` names them.
     """
     if not layers:
         raise SegExportError("no labelmap layers to combine: select at least one segment")
     shape = layers[0].shape
-    order = [
-        (index, value, segment_ids[index][value])
-        for index in range(len(layers))
-        for value in sorted(segment_ids[index])
-    ]
-    new_label = {segment_id: number for number, (_, _, segment_id) in enumerate(order, start=1)}
-    dtype = np.uint8 if len(order) < 256 else np.uint16
+    in_layers = [segment_ids[index][value] for index in range(len(layers)) for value in sorted(segment_ids[index])]
+    wanted = list(order) if order is not None else in_layers
+    if sorted(wanted) != sorted(in_layers):
+        raise SegExportError("the segment order must list exactly the segments of the layers")
+    new_label = {segment_id: number for number, segment_id in enumerate(wanted, start=1)}
+    dtype = np.uint8 if len(wanted) < 256 else np.uint16
     merged = np.zeros(shape, dtype=dtype)
     owner_of_new = {number: segment_id for segment_id, number in new_label.items()}
     for index, layer in enumerate(layers):
