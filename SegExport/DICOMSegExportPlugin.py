@@ -7,6 +7,7 @@ The class names are SegExport's own: Slicer 5.12 and QuantitativeReporting alrea
 import logging
 import os
 import re
+from types import SimpleNamespace
 
 import slicer
 from DICOMLib import DICOMPlugin
@@ -40,6 +41,27 @@ class DICOMSegExportPluginClass(DICOMPlugin):
         exportable.setTag("SeriesNumber", "300")
         return [exportable]
 
+    @staticmethod
+    def exportParameters(panel, exportable, segmentationNode):
+        """The dialog's export settings: its tags, the panel's author and algorithm, the writer defaults.
+
+        A plain namespace, so that exporting from the dialog does not change what the panel shows.
+        """
+        seriesNumber = exportable.tag("SeriesNumber") or ""
+        return SimpleNamespace(
+            useTemplateFile=False,
+            templatePath="",
+            seriesDescription=exportable.tag("SeriesDescription") or segmentationNode.GetName(),
+            seriesNumber=int(seriesNumber) if seriesNumber.isdigit() else 300,
+            contentCreatorName=panel.contentCreatorName,
+            bodyPartExamined=panel.bodyPartExamined,
+            algorithmType=panel.algorithmType,
+            algorithmName=panel.algorithmName,
+            inplaneCropping=False,
+            skipEmptySlices=True,
+            skipMissingSegment=False,
+        )
+
     def export(self, exportables):
         """Write each exportable's SEG into its directory; return "" on success, else the error for the dialog."""
         from SegExport import SegExportLogic
@@ -55,10 +77,7 @@ class DICOMSegExportPluginClass(DICOMPlugin):
                         "Segmentation '{name}' has no reference volume: select the source volume in the Segment "
                         "Editor, or use the SegExport module to choose it."
                     ).format(name=segmentationNode.GetName())
-                parameters = logic.getParameterNode()
-                parameters.seriesDescription = exportable.tag("SeriesDescription") or segmentationNode.GetName()
-                if (exportable.tag("SeriesNumber") or "").isdigit():
-                    parameters.seriesNumber = int(exportable.tag("SeriesNumber"))
+                parameters = self.exportParameters(logic.getParameterNode(), exportable, segmentationNode)
                 fileName = re.sub(r"[^\w.-]+", "_", segmentationNode.GetName()) + ".seg.dcm"
                 summary = logic.export(
                     segmentationNode, reference, os.path.join(exportable.directory, fileName), parameters=parameters

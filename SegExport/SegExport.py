@@ -501,7 +501,9 @@ class SegExportLogic(ScriptedLoadableModuleLogic):
 
     def outputFilePath(self, outputPath, segmentationNode) -> pathlib.Path:
         """The file to write: the path given, or a file named after the segmentation inside a chosen folder."""
-        path = pathlib.Path(str(outputPath)) if outputPath else pathlib.Path(slicer.app.defaultScenePath)
+        # An unset path parameter reads as "." (pathlib.Path()); fall back to Slicer's default scene folder.
+        chosen = str(outputPath or "")
+        path = pathlib.Path(chosen) if chosen not in ("", ".") else pathlib.Path(slicer.app.defaultScenePath)
         if path.is_dir() or not path.suffix:
             safeName = re.sub(r"[^\w.-]+", "_", segmentationNode.GetName() if segmentationNode else "segmentation")
             path = path / f"{safeName}.seg.dcm"
