@@ -30,11 +30,12 @@ from .errors import (
 from .fileio import dataset_to_bytes, save_dataset, write_file
 from .reader import MultiClassReader, MultiClassReadResult, SegmentReader, SegmentReadResult
 from .template import SegmentDescription, Template
-from .writer import MultiClassWriter, WriteReport
+from .writer import LayeredWriter, MultiClassWriter, WriteReport
 
 __all__ = [
     "EmptySegmentationError",
     "GeometryMismatchError",
+    "LayeredWriter",
     "MissingSegmentError",
     "MultiClassReadResult",
     "MultiClassReader",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +66,8 @@ class WriteReport:
     """Template labelIDs with no voxel in the image (not written)."""
     cropped_box: tuple[int, int, int, int] | None = None
     """(row_start, row_stop, column_start, column_stop) when in-plane cropping was applied."""
+    segments_overlap: str = "NO"
+    """SegmentsOverlap as written: YES when a voxel belongs to two written segments."""
 
 
 def labelmap_array(image: sitk.Image) -> np.ndarray:
@@ -95,17 +97,17 @@ def labelmap_array(image: sitk.Image) -> np.ndarray:
     return labels
 
 
-class MultiClassWriter:
-    """Write a multi-class labelmap as a BINARY DICOM SEG.
+@dataclass(frozen=True)
+class _SegmentSource:
+    """Where a segment's voxels are: value ``label`` in labelmap layer ``layer``."""
 
-    Args:
-        template: segment descriptions and series information (see :func:`SegExportLib.template.from_dcmqi_metainfo`).
-        inplane_cropping: crop all frames to the in-plane box around the segmented voxels (smaller files; some
-            viewers ignore the per-frame position of cropped frames, so it is off by default).
-        skip_empty_slices: write a frame only where a segment has voxels (the SEG then holds no empty frames).
-        skip_missing_segment: leave out labels the template does not describe instead of refusing.
-        uid_root: optional organisation UID root (ending with ".") for the new UIDs.
-    """
+    layer: int
+    label: int
+    description: SegmentDescription
+
+
+class _BinaryWriter:
+    """What the BINARY writers share: options, geometry checks, frame planning, packing and the dataset."""
 
     def __init__(
         self,
@@ -129,6 +131,148 @@ class MultiClassWriter:
         self.uid_root = check_uid_root(uid_root) if uid_root is not None else None
         self.last_report: WriteReport | None = None
 
+    def _encode(
+        self,
+        layers: list[np.ndarray],
+        summaries: list[LabelSummary],
+        segments: list[_SegmentSource],
+        series: SourceSeries,
+        planes: list[SourcePlane],
+        report: WriteReport,
+        overlap: str,
+    ) -> Dataset:
+        box = (0, series.rows, 0, series.columns)
+        if self.inplane_cropping:
+            boxes = [b for b in (nonzero_bounding_box(layer) for layer in layers) if b is not None]
+            box = (
+                min(b[0] for b in boxes),
+                max(b[1] for b in boxes),
+                min(b[2] for b in boxes),
+                max(b[3] for b in boxes),
+            )
+            report.cropped_box = box
+        row_start, row_stop, column_start, column_stop = box
+        frames, sources = self._plan_frames(summaries, segments, planes, series, box)
+
+        packer = BinaryFramePacker(len(frames), row_stop - row_start, column_stop - column_start)
+        for index, (layer, label, k) in enumerate(sources):
+            packer.put(index, layers[layer][k, row_start:row_stop, column_start:column_stop] == label)
+        report.frame_count = len(frames)
+        report.segments_overlap = overlap
+        dataset = self._build_dataset(
+            series,
+            [s.description for s in segments],
+            frames,
+            packer,
+            (row_stop - row_start, column_stop - column_start),
+            overlap,
+        )
+        self.last_report = report
+        logger.info(
+            "SEG with %d segments in %d frames of %d x %d",
+            len(segments),
+            len(frames),
+            row_stop - row_start,
+            column_stop - column_start,
+        )
+        return dataset
+
+    def _plan_frames(
+        self,
+        summaries: list[LabelSummary],
+        segments: list[_SegmentSource],
+        planes: list[SourcePlane],
+        series: SourceSeries,
+        box: tuple[int, int, int, int],
+    ) -> tuple[list[Frame], list[tuple[int, int, int]]]:
+        """Frames in dimension order (segment, then position along the normal) and their (layer, label, slice)."""
+        row_start, _, column_start, _ = box
+        shift = (
+            column_start * series.column_spacing * series.row_direction
+            + row_start * series.row_spacing * series.column_direction
+        )
+        offsets = np.array([plane.position @ series.normal for plane in planes])
+        slices_by_segment = []
+        for segment in segments:
+            if self.skip_empty_slices:
+                slices = summaries[segment.layer].slices_of(segment.label)
+            else:
+                slices = np.arange(len(planes))
+            slices_by_segment.append(slices[np.argsort(offsets[slices], kind="stable")])
+        used = np.unique(np.concatenate(slices_by_segment))
+        position_index = {int(k): index for index, k in enumerate(used[np.argsort(offsets[used])], start=1)}
+        frames: list[Frame] = []
+        sources: list[tuple[int, int, int]] = []
+        for number, (segment, slices) in enumerate(zip(segments, slices_by_segment), start=1):
+            for k in slices.tolist():
+                plane = planes[k]
+                frames.append(Frame(number, plane, plane.position + shift, position_index[k]))
+                sources.append((segment.layer, segment.label, k))
+        return frames, sources
+
+    def _build_dataset(
+        self,
+        series: SourceSeries,
+        descriptions: list[SegmentDescription],
+        frames: list[Frame],
+        packer: BinaryFramePacker,
+        frame_shape: tuple[int, int],
+        overlap: str,
+    ) -> Dataset:
+        instance_uid = new_uid(self.uid_root)
+        dataset = Dataset()
+        copy_patient_and_study(dataset, series)
+        set_series_and_content(dataset, self.template, new_uid(self.uid_root), instance_uid, datetime.datetime.now())
+        dataset.ImageType = ["DERIVED", "PRIMARY"]
+        dataset.SamplesPerPixel = 1
+        dataset.PhotometricInterpretation = "MONOCHROME2"
+        dataset.Rows, dataset.Columns = frame_shape
+        dataset.BitsAllocated = 1
+        dataset.BitsStored = 1
+        dataset.HighBit = 0
+        dataset.PixelRepresentation = 0
+        dataset.LossyImageCompression = "00"
+        dataset.SegmentationType = "BINARY"
+        dataset.SegmentsOverlap = overlap
+        dataset.SegmentSequence = [segment_item(number, d) for number, d in enumerate(descriptions, start=1)]
+        dataset.DimensionOrganizationSequence, dataset.DimensionIndexSequence = dimension_modules(
+            new_uid(self.uid_root)
+        )
+        spacing = series.uniform_spacing()
+        thickness = spacing if spacing is not None else (series.slice_thickness or 1.0)
+        dataset.SharedFunctionalGroupsSequence = shared_functional_groups(
+            series.image_orientation, series.pixel_spacing, thickness, spacing
+        )
+        dataset.ReferencedSeriesSequence = referenced_series(series)
+        dataset.NumberOfFrames = len(frames)
+        if needs_unicode(dataset):
+            dataset.SpecificCharacterSet = "ISO_IR 192"
+        dataset[0x52009230] = PerFrameGroupsEncoder().encode(frames)
+        # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
+        dataset.add_new(0x7FE00010, "OB", packer.pixel_data())
+        dataset.file_meta = file_meta(instance_uid)
+        # With a preamble, a plain dataset.save_as(path) (as pydicom-seg users write) gives a standard file too.
+        dataset.preamble = b"\0" * 128
+        # Declare the dataset as already Explicit VR Little Endian so pydicom writes the
+        # pre-encoded per-frame groups as they are instead of re-encoding them.
+        declare_explicit_little_endian(dataset)
+        return dataset
+
+
+class MultiClassWriter(_BinaryWriter):
+    """Write a multi-class labelmap as a BINARY DICOM SEG (its segments cannot overlap).
+
+    Segments are numbered 1..N in ascending label order.
+
+    Args:
+        template: segment descriptions and series information (see :func:`SegExportLib.template.from_dcmqi_metainfo`).
+        inplane_cropping: crop all frames to the in-plane box around the segmented voxels (smaller files; some
+            viewers ignore the per-frame position of cropped frames, so it is off by default).
+        skip_empty_slices: write a frame only where a segment has voxels (the SEG then holds no empty frames).
+        skip_missing_segment: leave out labels the template does not describe instead of refusing.
+        uid_root: optional organisation UID root (ending with ".") for the new UIDs.
+    """
+
     def write(self, segmentation: sitk.Image, source_images: Sequence[SourceInput]) -> Dataset:
         """Encode ``segmentation`` (labels on the source grid) as a SEG referring to ``source_images``.
 
@@ -147,33 +291,9 @@ class MultiClassWriter:
             )
         report = WriteReport()
         segments = self._select_segments(summary, report)
+        return self._encode([labels], [summary], segments, series, planes, report, "NO")
 
-        box = (0, series.rows, 0, series.columns)
-        if self.inplane_cropping:
-            box = nonzero_bounding_box(labels)  # type: ignore[assignment]
-            report.cropped_box = box
-        row_start, row_stop, column_start, column_stop = box
-        frames, sources = self._plan_frames(summary, segments, planes, series, box)
-
-        packer = BinaryFramePacker(len(frames), row_stop - row_start, column_stop - column_start)
-        for index, (label, k) in enumerate(sources):
-            packer.put(index, labels[k, row_start:row_stop, column_start:column_stop] == label)
-        report.frame_count = len(frames)
-
-        dataset = self._build_dataset(
-            series, segments, frames, packer, (row_stop - row_start, column_stop - column_start)
-        )
-        self.last_report = report
-        logger.info(
-            "SEG with %d segments in %d frames of %d x %d",
-            len(segments),
-            len(frames),
-            row_stop - row_start,
-            column_stop - column_start,
-        )
-        return dataset
-
-    def _select_segments(self, summary: LabelSummary, report: WriteReport) -> list[tuple[int, SegmentDescription]]:
+    def _select_segments(self, summary: LabelSummary, report: WriteReport) -> list[_SegmentSource]:
         """Pair each label in the image with its template description; number them 1..N."""
         described: dict[int, SegmentDescription] = {}
         duplicates: set[int] = set()
@@ -184,9 +304,9 @@ class MultiClassWriter:
         if duplicates:
             raise TemplateError(
                 [
-                    f"$.segmentAttributes: labelID {label} is described more than "
-                    "once (in several input files); a single "
-                    "labelmap needs exactly one description per label: merge the lists or renumber the labels"
+                    f"$.segmentAttributes: labelID {label} is described more than once (in several input files); "
+                    "a single labelmap needs exactly one description per label: merge the lists, renumber the "
+                    "labels, or write the layers with LayeredWriter"
                     for label in sorted(duplicates)
                 ]
             )
@@ -210,83 +330,116 @@ class MultiClassWriter:
                 f"none of the labels in the segmentation ({present}) is described in the template; nothing to write"
             )
         report.segment_numbers = {label: number for number, label in enumerate(chosen, start=1)}
-        return [(label, described[label]) for label in chosen]
+        return [_SegmentSource(0, label, described[label]) for label in chosen]
 
-    def _plan_frames(
-        self,
-        summary: LabelSummary,
-        segments: list[tuple[int, SegmentDescription]],
-        planes: list[SourcePlane],
-        series: SourceSeries,
-        box: tuple[int, int, int, int],
-    ) -> tuple[list[Frame], list[tuple[int, int]]]:
-        """Frames in dimension order (segment, then position along the normal) and their (label, slice) sources."""
-        row_start, _, column_start, _ = box
-        shift = (
-            column_start * series.column_spacing * series.row_direction
-            + row_start * series.row_spacing * series.column_direction
-        )
-        offsets = np.array([plane.position @ series.normal for plane in planes])
-        slices_by_segment = []
-        for label, _ in segments:
-            slices = summary.slices_of(label) if self.skip_empty_slices else np.arange(len(planes))
-            slices_by_segment.append(slices[np.argsort(offsets[slices], kind="stable")])
-        used = np.unique(np.concatenate(slices_by_segment))
-        position_index = {int(k): index for index, k in enumerate(used[np.argsort(offsets[used])], start=1)}
-        frames: list[Frame] = []
-        sources: list[tuple[int, int]] = []
-        for number, ((label, _), slices) in enumerate(zip(segments, slices_by_segment), start=1):
-            for k in slices.tolist():
-                plane = planes[k]
-                frames.append(Frame(number, plane, plane.position + shift, position_index[k]))
-                sources.append((label, k))
-        return frames, sources
 
-    def _build_dataset(
-        self,
-        series: SourceSeries,
-        segments: list[tuple[int, SegmentDescription]],
-        frames: list[Frame],
-        packer: BinaryFramePacker,
-        frame_shape: tuple[int, int],
+class LayeredWriter(_BinaryWriter):
+    """Write segments that may overlap as a BINARY DICOM SEG.
+
+    The segmentation is either a list of labelmap layers (as Slicer stores shared labelmaps, and as dcmqi's
+    list-of-lists metainfo describes its input files: layer ``i`` is described by the template's
+    ``segmentAttributes[i]``), or a mapping ``{labelID: binary mask image}`` described by the template's labelIDs.
+    Segments are numbered 1..N in template order. SegmentsOverlap says whether voxels are really shared.
+
+    >>> writer = LayeredWriter(template.from_dcmqi_metainfo("seg-example_partial_overlaps.json"))  # doctest: +SKIP
+    >>> dataset = writer.write([layer1, layer2, layer3], ct_datasets)                               # doctest: +SKIP
+    """
+
+    def write(
+        self, segmentation: Sequence[sitk.Image] | Mapping[int, sitk.Image], source_images: Sequence[SourceInput]
     ) -> Dataset:
-        instance_uid = new_uid(self.uid_root)
-        dataset = Dataset()
-        copy_patient_and_study(dataset, series)
-        set_series_and_content(dataset, self.template, new_uid(self.uid_root), instance_uid, datetime.datetime.now())
-        dataset.ImageType = ["DERIVED", "PRIMARY"]
-        dataset.SamplesPerPixel = 1
-        dataset.PhotometricInterpretation = "MONOCHROME2"
-        dataset.Rows, dataset.Columns = frame_shape
-        dataset.BitsAllocated = 1
-        dataset.BitsStored = 1
-        dataset.HighBit = 0
-        dataset.PixelRepresentation = 0
-        dataset.LossyImageCompression = "00"
-        dataset.SegmentationType = "BINARY"
-        dataset.SegmentsOverlap = "NO"
-        dataset.SegmentSequence = [
-            segment_item(number, segment) for number, (_, segment) in enumerate(segments, start=1)
-        ]
-        dataset.DimensionOrganizationSequence, dataset.DimensionIndexSequence = dimension_modules(
-            new_uid(self.uid_root)
-        )
-        spacing = series.uniform_spacing()
-        thickness = spacing if spacing is not None else (series.slice_thickness or 1.0)
-        dataset.SharedFunctionalGroupsSequence = shared_functional_groups(
-            series.image_orientation, series.pixel_spacing, thickness, spacing
-        )
-        dataset.ReferencedSeriesSequence = referenced_series(series)
-        dataset.NumberOfFrames = len(frames)
-        if needs_unicode(dataset):
-            dataset.SpecificCharacterSet = "ISO_IR 192"
-        dataset[0x52009230] = PerFrameGroupsEncoder().encode(frames)
-        # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
-        dataset.add_new(0x7FE00010, "OB", packer.pixel_data())
-        dataset.file_meta = file_meta(instance_uid)
-        # With a preamble, a plain dataset.save_as(path) (as pydicom-seg users write) gives a standard file too.
-        dataset.preamble = b"\0" * 128
-        # Declare the dataset as already Explicit VR Little Endian so pydicom writes the
-        # pre-encoded per-frame groups as they are instead of re-encoding them.
-        declare_explicit_little_endian(dataset)
-        return dataset
+        """Encode the layers (or masks) as one SEG referring to ``source_images``; see :class:`MultiClassWriter`."""
+        if isinstance(segmentation, Mapping):
+            keys = sorted(segmentation)
+            images = [segmentation[key] for key in keys]
+            layer_of_label = {key: index for index, key in enumerate(keys)}
+        elif isinstance(segmentation, sitk.Image):
+            images, layer_of_label = [segmentation], None
+        else:
+            images, layer_of_label = list(segmentation), None
+        if not images:
+            raise SegmentationImageError("no segmentation layers were given")
+        layers = [labelmap_array(image) for image in images]
+        self._check_same_grid(images)
+        series = SourceSeries.from_datasets(source_images)
+        planes = match_slices(Grid.from_image(images[0]), series)
+        if layer_of_label is not None:
+            for key, layer in zip(keys, layers):
+                if layer.size and int(layer.max()) > 1:
+                    raise SegmentationImageError(
+                        f"the mask of labelID {key} holds values up to {int(layer.max())}; a mask must be 0 or 1"
+                    )
+        summaries = [summarize_labels(layer) for layer in layers]
+        report = WriteReport()
+        segments = self._select_segments(summaries, layer_of_label, report)
+        overlap = "YES" if _layers_overlap(layers, segments) else "NO"
+        return self._encode(layers, summaries, segments, series, planes, report, overlap)
+
+    @staticmethod
+    def _check_same_grid(images: list[sitk.Image]) -> None:
+        first = Grid.from_image(images[0])
+        for index, image in enumerate(images[1:], start=1):
+            other = Grid.from_image(image)
+            differences = [
+                name
+                for name, same in (
+                    ("size", other.size == first.size),
+                    ("spacing", np.allclose(other.spacing, first.spacing)),
+                    ("origin", np.allclose(other.origin, first.origin)),
+                    ("direction", np.allclose(other.direction, first.direction)),
+                )
+                if not same
+            ]
+            if differences:
+                raise SegmentationImageError(
+                    f"layer {index} is on another grid than layer 0 ({', '.join(differences)} differ); "
+                    "resample all layers onto the source image grid"
+                )
+
+    def _select_segments(
+        self, summaries: list[LabelSummary], layer_of_label: dict[int, int] | None, report: WriteReport
+    ) -> list[_SegmentSource]:
+        """Pair the template's descriptions with the (layer, label) holding their voxels, in template order."""
+        if all(len(summary.values) == 0 for summary in summaries):
+            raise EmptySegmentationError("every layer is empty (all voxels 0): there is nothing to write")
+        chosen: list[_SegmentSource] = []
+        described: set[tuple[int, int]] = set()
+        for description in self.template.segments:
+            if layer_of_label is not None:
+                where = (layer_of_label.get(description.label_id, -1), 1)
+            else:
+                where = (description.layer, description.label_id)
+            described.add(where)
+            layer, label = where
+            if 0 <= layer < len(summaries) and label in summaries[layer].values:
+                chosen.append(_SegmentSource(layer, label, description))
+            else:
+                report.absent_segments.append(description.label_id)
+        present = {(index, int(v)) for index, summary in enumerate(summaries) for v in summary.values}
+        missing = sorted(present - described)
+        if missing and not self.skip_missing_segment:
+            listing = ", ".join(f"label {label} of layer {layer}" for layer, label in missing)
+            raise MissingSegmentError(
+                f"the template does not describe {listing} (layer i is described by segmentAttributes[i]); "
+                "describe them, or pass skip_missing_segment=True to leave them out"
+            )
+        report.skipped_labels = [label for _, label in missing]
+        if not chosen:
+            raise EmptySegmentationError("none of the labels in the layers is described in the template")
+        report.segment_numbers = {s.description.label_id: number for number, s in enumerate(chosen, start=1)}
+        return chosen
+
+
+def _layers_overlap(layers: list[np.ndarray], segments: list[_SegmentSource]) -> bool:
+    """True if a voxel belongs to written segments of two layers."""
+    used_layers = sorted({s.layer for s in segments})
+    if len(used_layers) < 2:
+        return False
+    written = {index: np.array(sorted({s.label for s in segments if s.layer == index})) for index in used_layers}
+    for k in range(layers[0].shape[0]):
+        count = np.zeros(layers[0].shape[1:], dtype=np.uint8)
+        for index in used_layers:
+            count += np.isin(layers[index][k], written[index])
+        if count.max(initial=0) > 1:
+            return True
+    return False
