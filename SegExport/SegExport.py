@@ -384,12 +384,16 @@ class SegExportLogic(ScriptedLoadableModuleLogic):
             "body_part_examined": parameters.bodyPartExamined or None,
         }
 
-    def templateFromSegments(self, infos, parameters):
+    def templateFromSegments(self, infos, parameters, placement=None):
         """The template built from the segments' names, colours and terminology, with the panel's series fields."""
         from SegExportLib.segments import template_from_segments
 
         return template_from_segments(
-            infos, parameters.algorithmType, parameters.algorithmName or None, **self._seriesFields(parameters)
+            infos,
+            parameters.algorithmType,
+            parameters.algorithmName or None,
+            placement,
+            **self._seriesFields(parameters),
         )
 
     def templateCoverageText(self, templatePath, infos) -> str:
@@ -407,14 +411,17 @@ class SegExportLogic(ScriptedLoadableModuleLogic):
             text += " " + _("Not described: {names}.").format(names=", ".join(missing))
         return text
 
-    def buildTemplate(self, parameters, infos):
-        """The template of an export: from the metainfo file (matched by name) or from the segments."""
+    def buildTemplate(self, parameters, infos, placement=None):
+        """The template of an export: from the metainfo file (matched by name) or from the segments.
+
+        ``placement`` maps segment IDs to their (layer, label) in the images to write.
+        """
         from SegExportLib import template
         from SegExportLib.segments import match_template
         from SegExportLib.template import Template
 
         if not parameters.useTemplateFile:
-            return self.templateFromSegments(infos, parameters)
+            return self.templateFromSegments(infos, parameters, placement)
         loaded = template.from_dcmqi_metainfo(str(parameters.templatePath))
         covered, missing = match_template(loaded, infos)
         if missing and not parameters.skipMissingSegment:
@@ -427,7 +434,7 @@ class SegExportLogic(ScriptedLoadableModuleLogic):
         for number, info in enumerate(infos, start=1):
             if info.segment_id in covered:
                 description = covered[info.segment_id]
-                description.label_id, description.layer = number, 0
+                description.layer, description.label_id = placement[info.segment_id] if placement else (0, number)
                 described.append(description)
         fields = {key: value for key, value in vars(loaded).items() if key != "segments"}
         # What the panel sets (when set) wins over the file's series fields.
@@ -483,19 +490,23 @@ class SegExportLogic(ScriptedLoadableModuleLogic):
                 ).format(segmentation=segmentationNode.GetName(), transform=segmentationTransform.GetName())
             )
 
-    def labelmapImage(self, segmentationNode, referenceVolume, segmentIds):
-        """The selected segments as one labelmap (SimpleITK, LPS) on the reference grid, labelled 1..N in order."""
+    def segmentationImages(self, segmentationNode, referenceVolume, segmentIds):
+        """The selected segments as labelmap images (SimpleITK, LPS) on the reference grid.
+
+        Returns (images, placement): one merged labelmap when no segments overlap, else one image per shared
+        layer; ``placement`` gives each segment ID's (layer, label) in them, labels numbered in ``segmentIds`` order.
+        """
         from SegExportLib.geometry import image_from_slicer_array
-        from SegExportLib.segments import combine_layers
+        from SegExportLib.segments import arrange_layers
 
         self.checkTransforms(segmentationNode, referenceVolume)
         layers, labelMaps = self._layerArrays(segmentationNode, referenceVolume, segmentIds)
         names = {sid: segmentationNode.GetSegmentation().GetSegment(sid).GetName() for sid in segmentIds}
-        merged, _ = combine_layers(layers, labelMaps, names, order=segmentIds)
+        arrays, placement = arrange_layers(layers, labelMaps, segmentIds, names)
         ijkToRAS = vtk.vtkMatrix4x4()
         referenceVolume.GetIJKToRASMatrix(ijkToRAS)
         matrix = np.array([[ijkToRAS.GetElement(r, c) for c in range(4)] for r in range(4)])
-        return image_from_slicer_array(merged, matrix)
+        return [image_from_slicer_array(array, matrix) for array in arrays], placement
 
     # --- export -------------------------------------------------------------------------------------
 
@@ -566,10 +577,12 @@ class SegExportLogic(ScriptedLoadableModuleLogic):
         sourceFiles = self.dicomSourceFiles(referenceVolume)
         if progress:
             progress(0.05, _("Collecting the segments"))
-        image = self.labelmapImage(segmentationNode, referenceVolume, [info.segment_id for info in chosen])
+        images, placement = self.segmentationImages(
+            segmentationNode, referenceVolume, [info.segment_id for info in chosen]
+        )
         summary = export_seg(
-            image,
-            self.buildTemplate(parameters, chosen),
+            images[0] if len(images) == 1 else images,
+            self.buildTemplate(parameters, chosen, placement),
             sourceFiles,
             outputPath,
             overwrite=overwrite,
@@ -660,15 +673,14 @@ class SegExportTest(ScriptedLoadableModuleTest):
             self.assertEqual(int(result.segment_data(2).sum()), int(masks["spleen"].sum()))
             np.testing.assert_array_equal(result.segment_data(1), masks["liver"])
 
-            self.delayDisplay("Overlapping segments are refused, naming them")
-            with self.assertRaises(ValueError) as caught:
-                logic.export(
-                    segmentationNode,
-                    volume,
-                    os.path.join(folder, "overlap.dcm"),
-                    segmentIds=[ids["liver"], ids["tumour"]],
-                )
-            self.assertIn("liver", str(caught.exception))
-            self.assertIn("tumour", str(caught.exception))
-            self.assertFalse(os.path.exists(os.path.join(folder, "overlap.dcm")))
+            self.delayDisplay("Overlapping segments are exported as they are")
+            overlapping = os.path.join(folder, "overlap.dcm")
+            summary = logic.export(segmentationNode, volume, overlapping, segmentIds=[ids["liver"], ids["tumour"]])
+            result = SegmentReader().read(overlapping, ctFiles)
+            self.assertEqual(result.dataset.SegmentsOverlap, "YES")
+            expectedLiver = slicer.util.arrayFromSegmentBinaryLabelmap(segmentationNode, ids["liver"], volume)
+            expectedTumour = slicer.util.arrayFromSegmentBinaryLabelmap(segmentationNode, ids["tumour"], volume)
+            self.assertTrue((expectedLiver & expectedTumour).any())
+            np.testing.assert_array_equal(result.segment_data(1), expectedLiver)
+            np.testing.assert_array_equal(result.segment_data(2), expectedTumour)
         self.delayDisplay("Test passed")

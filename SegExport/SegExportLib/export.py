@@ -23,7 +23,7 @@ import SimpleITK as sitk
 from .errors import SourceSeriesError
 from .fileio import write_file
 from .template import Template
-from .writer import MultiClassWriter, WriteReport
+from .writer import LayeredWriter, MultiClassWriter, WriteReport
 
 ProgressCallback = Callable[[float, str], None]
 
@@ -59,7 +59,7 @@ def read_source_headers(paths: Sequence[str | os.PathLike[str]]) -> list[pydicom
 
 
 def export_seg(
-    labelmap: sitk.Image,
+    labelmap: sitk.Image | Sequence[sitk.Image],
     template: Template,
     source_files: Sequence[str | os.PathLike[str]],
     output_path: str | os.PathLike[str],
@@ -70,13 +70,18 @@ def export_seg(
     uid_root: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> ExportSummary:
-    """Write ``labelmap`` as a SEG referring to ``source_files``; nothing is written if anything fails."""
+    """Write ``labelmap`` as a SEG referring to ``source_files``; nothing is written if anything fails.
+
+    ``labelmap`` is one labelmap (:class:`MultiClassWriter`) or a list of labelmap layers whose segments may
+    overlap (:class:`LayeredWriter`, layer ``i`` described by the template's layer ``i``).
+    """
     started = time.perf_counter()
     report_progress = progress or (lambda fraction, message: None)
     report_progress(0.1, "Reading the source image headers")
     headers = read_source_headers(source_files)
     report_progress(0.3, "Encoding the segments")
-    writer = MultiClassWriter(
+    writer_class = MultiClassWriter if isinstance(labelmap, sitk.Image) else LayeredWriter
+    writer = writer_class(
         template,
         inplane_cropping=inplane_cropping,
         skip_empty_slices=skip_empty_slices,

@@ -74,15 +74,23 @@ def describe_segment(
 
 
 def template_from_segments(
-    segments: Sequence[SegmentInfo], algorithm_type: str = "MANUAL", algorithm_name: str | None = None, **series: object
+    segments: Sequence[SegmentInfo],
+    algorithm_type: str = "MANUAL",
+    algorithm_name: str | None = None,
+    placement: dict[str, tuple[int, int]] | None = None,
+    **series: object,
 ) -> Template:
     """A template describing ``segments`` in order, labelled 1..N (see :func:`combine_layers`).
 
-    ``series`` are :class:`Template` fields such as ``series_description`` or ``content_creator_name``.
+    ``placement`` gives each segment's (layer, label) when the segments are written as layers
+    (see :func:`arrange_layers`). ``series`` are :class:`Template` fields such as ``series_description``.
     """
-    described = [
-        describe_segment(info, number, algorithm_type, algorithm_name) for number, info in enumerate(segments, start=1)
-    ]
+    described = []
+    for number, info in enumerate(segments, start=1):
+        description = describe_segment(info, number, algorithm_type, algorithm_name)
+        if placement is not None:
+            description.layer, description.label_id = placement[info.segment_id]
+        described.append(description)
     return Template(described, **series)  # type: ignore[arg-type]
 
 
@@ -162,3 +170,33 @@ def labels_present(layer: np.ndarray) -> set[int]:
         counts = np.bincount(layer.ravel(), minlength=1)
         return {int(v) for v in np.flatnonzero(counts[1:]) + 1}
     return {int(v) for v in np.unique(layer) if v != 0}
+
+
+def arrange_layers(
+    layers: Sequence[np.ndarray],
+    segment_ids: Sequence[dict[int, str]],
+    order: Sequence[str],
+    names: dict[str, str] | None = None,
+) -> tuple[list[np.ndarray], dict[str, tuple[int, int]]]:
+    """Labelmap layers ready for a writer, and each segment's (layer, label) in them.
+
+    Segments that share no voxels are merged into one labelmap labelled 1..N in ``order`` (for
+    :class:`~SegExportLib.MultiClassWriter`); when some overlap, the layers are kept, relabelled with the
+    same numbers, for :class:`~SegExportLib.LayeredWriter`.
+    """
+    try:
+        merged, labels = combine_layers(layers, segment_ids, names, order)
+        return [merged], {segment_id: (0, number) for segment_id, number in labels.items()}
+    except OverlappingSegmentsError:
+        logger.info("segments overlap: keeping %d labelmap layers", len(layers))
+    number_of = {segment_id: number for number, segment_id in enumerate(order, start=1)}
+    dtype = np.uint8 if len(order) < 256 else np.uint16
+    kept, placement = [], {}
+    for index, (layer, ids) in enumerate(zip(layers, segment_ids)):
+        lookup = np.zeros(max(ids, default=0) + 1 if layer.size == 0 else int(layer.max()) + 1, dtype=dtype)
+        for value, segment_id in ids.items():
+            if value < len(lookup):
+                lookup[value] = number_of[segment_id]
+            placement[segment_id] = (index, number_of[segment_id])
+        kept.append(lookup[layer])
+    return kept, placement
