@@ -60,6 +60,7 @@ class DICOMSegExportPluginClass(DICOMPlugin):
             inplaneCropping=False,
             skipEmptySlices=True,
             skipMissingSegment=False,
+            compression="none",
         )
 
     def export(self, exportables):

@@ -70,6 +70,7 @@ class SegExportParameterNode:
     inplaneCropping: bool = False
     skipEmptySlices: bool = True
     skipMissingSegment: bool = False
+    compression: Annotated[str, Choice(["none", "deflate"])] = "none"
     outputPath: pathlib.Path
     addToDicomDatabase: bool = True
 
@@ -589,6 +590,7 @@ class SegExportLogic(ScriptedLoadableModuleLogic):
             inplane_cropping=parameters.inplaneCropping,
             skip_empty_slices=parameters.skipEmptySlices,
             skip_missing_segment=parameters.skipMissingSegment,
+            compression=parameters.compression,
             progress=progress,
         )
         if addToDicomDatabase:

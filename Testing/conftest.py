@@ -79,3 +79,12 @@ def highdicom_oracle() -> str:
     if python is None:
         pytest.skip("no Python with highdicom: pip install highdicom, or set SEGEXPORT_ORACLE_PYTHON")
     return python
+
+
+@pytest.fixture(scope="session")
+def ohif() -> object:
+    """OHIF's SEG loader (dcmjs, from the npm registry) run by ../shared/tools/ohif_read.js."""
+    found = oracles.ohif_reader()
+    if found is None:
+        pytest.skip("OHIF's loader needs node, ../shared/tools/ohif_read.js and dcmjs (SEGEXPORT_OHIF_NODE_PATH)")
+    return found

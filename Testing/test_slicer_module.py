@@ -128,6 +128,7 @@ def test_defaults_of_widgets_match_the_parameter_node(panel) -> None:  # type: i
     assert find("skipMissingSegmentCheckBox").isChecked() is False
     assert find("addToDatabaseCheckBox").isChecked() is True
     assert find("seriesNumberSpinBox").value() == 300
+    assert "dcmqi" in find("compressionComboBox").toolTip()
     assert find("exportButton").isEnabled() is False
     assert "experimental" in find("inplaneCroppingCheckBox").text().lower()
     assert "viewers" in find("inplaneCroppingCheckBox").toolTip()

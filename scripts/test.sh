@@ -23,6 +23,19 @@ if ! command -v dciodvfy >/dev/null || ! command -v dcmconv >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dicom3tools dcmtk >/dev/null
 fi
 
+# --- OHIF's SEG loader (dcmjs from the npm registry), run by ../shared/tools/ohif_read.js -------------
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "installing nodejs and npm (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [ ! -d "$venvs/ohif/node_modules/dcmjs" ]; then
+    log "installing dcmjs 0.52.2 (npm)"
+    mkdir -p "$venvs/ohif"
+    npm install --silent --no-audit --no-fund --prefix "$venvs/ohif" dcmjs@0.52.2 >/dev/null
+fi
+export SEGEXPORT_OHIF_NODE_PATH="$venvs/ohif/node_modules"
+
 # --- interpreters ---------------------------------------------------------------------------------
 find_python() {  # find_python 3.9 -> path of a python3.9 binary
     local version=$1 candidate

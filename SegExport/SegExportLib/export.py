@@ -68,6 +68,7 @@ def export_seg(
     skip_empty_slices: bool = True,
     skip_missing_segment: bool = False,
     uid_root: str | None = None,
+    compression: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> ExportSummary:
     """Write ``labelmap`` as a SEG referring to ``source_files``; nothing is written if anything fails.
@@ -87,6 +88,7 @@ def export_seg(
         skip_empty_slices=skip_empty_slices,
         skip_missing_segment=skip_missing_segment,
         uid_root=uid_root,
+        compression=compression,
     )
     dataset = writer.write(labelmap, headers)
     report_progress(0.8, "Writing the file")

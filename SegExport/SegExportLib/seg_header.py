@@ -183,12 +183,12 @@ def referenced_series(series: SourceSeries) -> DicomSequence:
     return DicomSequence([item])
 
 
-def file_meta(instance_uid: str) -> FileMetaDataset:
-    """File meta information for an Explicit VR Little Endian SEG file."""
+def file_meta(instance_uid: str, transfer_syntax: str = ExplicitVRLittleEndian) -> FileMetaDataset:
+    """File meta information for a SEG file in ``transfer_syntax`` (Explicit VR Little Endian by default)."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = SEGMENTATION_STORAGE
     meta.MediaStorageSOPInstanceUID = instance_uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = transfer_syntax
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
     return meta

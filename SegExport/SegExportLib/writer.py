@@ -21,9 +21,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import SimpleITK as sitk
 from pydicom.dataset import Dataset
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
 from .encode import BinaryFramePacker, LabelSummary, nonzero_bounding_box, summarize_labels
-from .errors import EmptySegmentationError, MissingSegmentError, SegmentationImageError, TemplateError
+from .errors import (
+    EmptySegmentationError,
+    MissingSegmentError,
+    SegExportError,
+    SegmentationImageError,
+    TemplateError,
+)
 from .fileio import declare_explicit_little_endian
 from .functional_groups import Frame, PerFrameGroupsEncoder, dimension_modules, shared_functional_groups
 from .geometry import Grid, match_slices
@@ -97,6 +104,22 @@ def labelmap_array(image: sitk.Image) -> np.ndarray:
     return labels
 
 
+COMPRESSIONS = {
+    "none": ExplicitVRLittleEndian,
+    "deflate": DeflatedExplicitVRLittleEndian,
+}
+"""Compression name -> transfer syntax. BINARY SEGs are 1-bit, so only whole-dataset Deflate applies to them
+(the standard's RLE and JPEG-LS encode whole bytes per pixel)."""
+
+
+def transfer_syntax_for(compression: str | None) -> str:
+    """The transfer syntax UID for a compression name; refuse unknown names, listing the known ones."""
+    name = (compression or "none").lower()
+    if name not in COMPRESSIONS:
+        raise SegExportError(f"unknown compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}")
+    return COMPRESSIONS[name]
+
+
 @dataclass(frozen=True)
 class _SegmentSource:
     """Where a segment's voxels are: value ``label`` in labelmap layer ``layer``."""
@@ -116,6 +139,7 @@ class _BinaryWriter:
         skip_empty_slices: bool = True,
         skip_missing_segment: bool = False,
         uid_root: str | None = None,
+        compression: str | None = None,
     ) -> None:
         if not isinstance(template, Template):
             raise TemplateError(
@@ -129,6 +153,7 @@ class _BinaryWriter:
         self.skip_empty_slices = skip_empty_slices
         self.skip_missing_segment = skip_missing_segment
         self.uid_root = check_uid_root(uid_root) if uid_root is not None else None
+        self.transfer_syntax = transfer_syntax_for(compression)
         self.last_report: WriteReport | None = None
 
     def _encode(
@@ -250,7 +275,7 @@ class _BinaryWriter:
         dataset[0x52009230] = PerFrameGroupsEncoder().encode(frames)
         # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
         dataset.add_new(0x7FE00010, "OB", packer.pixel_data())
-        dataset.file_meta = file_meta(instance_uid)
+        dataset.file_meta = file_meta(instance_uid, self.transfer_syntax)
         # With a preamble, a plain dataset.save_as(path) (as pydicom-seg users write) gives a standard file too.
         dataset.preamble = b"\0" * 128
         # Declare the dataset as already Explicit VR Little Endian so pydicom writes the
@@ -271,6 +296,8 @@ class MultiClassWriter(_BinaryWriter):
         skip_empty_slices: write a frame only where a segment has voxels (the SEG then holds no empty frames).
         skip_missing_segment: leave out labels the template does not describe instead of refusing.
         uid_root: optional organisation UID root (ending with ".") for the new UIDs.
+        compression: ``None`` (Explicit VR Little Endian, read everywhere) or ``"deflate"`` (Deflated Explicit VR
+            Little Endian: the whole dataset zlib-compressed; see :data:`SegExportLib.writer.COMPRESSIONS`).
     """
 
     def write(self, segmentation: sitk.Image, source_images: Sequence[SourceInput]) -> Dataset:

@@ -226,3 +226,44 @@ def masks_by_instance_from_volume(image: sitk.Image, datasets: Sequence[object])
                 mask[ys.start - j0 : ys.stop - j0, xs.start - i0 : xs.stop - i0] = volume[k, ys, xs]
         masks[str(dataset.SOPInstanceUID)] = mask  # type: ignore[attr-defined]
     return masks
+
+
+def run_dciodvfy_any(path: str | os.PathLike[str], workdir: str | os.PathLike[str]) -> ValidatorResult:
+    """dciodvfy on any transfer syntax: the Debian build cannot read Deflated files, so those are first
+    re-encoded as Explicit VR Little Endian with dcmtk's ``dcmconv +te`` (the content is unchanged)."""
+    import pydicom
+
+    syntax = pydicom.dcmread(os.fspath(path), stop_before_pixels=True).file_meta.TransferSyntaxUID
+    if syntax != pydicom.uid.DeflatedExplicitVRLittleEndian:
+        return run_dciodvfy(path)
+    plain = Path(workdir) / (Path(path).stem + "-explicit.dcm")
+    subprocess.run(["dcmconv", "+te", os.fspath(path), str(plain)], check=True, stdin=subprocess.DEVNULL)
+    return run_dciodvfy(plain)
+
+
+def ohif_reader() -> tuple[Path, Path] | None:
+    """(ohif_read.js, node_modules holding dcmjs) when OHIF's loader can be run here, else None."""
+    script = Path(__file__).resolve().parents[2].parent / "shared" / "tools" / "ohif_read.js"
+    modules = os.environ.get("SEGEXPORT_OHIF_NODE_PATH")
+    if not script.exists() or not modules or not (Path(modules) / "dcmjs").is_dir() or not shutil.which("node"):
+        return None
+    return script, Path(modules)
+
+
+def ohif_decode(seg_path: str | os.PathLike[str], source_folder: str | os.PathLike[str]) -> dict:
+    """What OHIF's SEG loader (dcmjs Cornerstone adapter) makes of a SEG: voxel counts per segment, or an error."""
+    found = ohif_reader()
+    if found is None:
+        raise RuntimeError("OHIF's loader is not available")
+    script, modules = found
+    result = subprocess.run(
+        ["node", str(script), os.fspath(seg_path), os.fspath(source_folder)],
+        env={**os.environ, "NODE_PATH": str(modules)},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"ohif_read.js failed: {result.stderr[-2000:]}")
+    return json.loads(result.stdout)
