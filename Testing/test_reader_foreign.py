@@ -110,12 +110,6 @@ def test_a_seg_of_another_series_is_refused_with_the_series_named(testdata: Path
         )
 
 
-@pytest.mark.parametrize("name", ["sparse-labelmap-noppv.dcm", "sparse-labelmap-ppv5.dcm"])
-def test_label_map_segs_are_refused_clearly_for_now(testdata: Path, name: str) -> None:
-    with pytest.raises(SegReadError, match="LABELMAP is not supported"):
-        SegmentReader().read(testdata / "dcmqi-tiny" / name)
-
-
 def test_truncated_pixel_data_is_a_named_error(testdata: Path, tmp_path: Path) -> None:
     dataset = pydicom.dcmread(testdata / "dcmqi-ct3slice/seg/liver.dcm")
     dataset.PixelData = dataset.PixelData[: len(dataset.PixelData) // 2]

@@ -27,6 +27,10 @@ SEGMENT_IDENTIFICATION_SEQUENCE = 0x0062000A
 REFERENCED_SEGMENT_NUMBER = 0x0062000B
 PLANE_POSITION_SEQUENCE = 0x00209113
 IMAGE_POSITION_PATIENT = 0x00200032
+FRAME_CONTENT_SEQUENCE = 0x00209111
+STACK_ID = 0x00209056
+IN_STACK_POSITION = 0x00209057
+DIMENSION_INDEX_VALUES = 0x00209157
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,23 @@ class PerFrameGroupsEncoder:
             self._segments[number] = encoded
         return encoded
 
+    def encode_stack(self, frames: Sequence[Frame]) -> RawDataElement:
+        """Per-frame groups of a LABELMAP SEG: one frame per slice, in one stack (no segment identification)."""
+        items = []
+        for frame in frames:
+            content = encode_text(STACK_ID, "SH", "1")
+            content += encode_ul(IN_STACK_POSITION, frame.position_index)
+            content += encode_ul(DIMENSION_INDEX_VALUES, 1, frame.position_index)
+            items.append(
+                encode_item(
+                    self._derivation(frame.plane)
+                    + encode_sequence(FRAME_CONTENT_SEQUENCE, [encode_item(content)])
+                    + self._position(frame.position)
+                )
+            )
+        value = b"".join(items)
+        return RawDataElement(Tag(PER_FRAME_FUNCTIONAL_GROUPS), "SQ", len(value), value, 0, False, True)
+
     def encode(self, frames: Sequence[Frame]) -> RawDataElement:
         """The Per-frame Functional Groups Sequence for ``frames``, as a raw Explicit VR LE element."""
         items = []
@@ -138,15 +159,26 @@ def shared_functional_groups(
     return DicomSequence([shared])
 
 
-def dimension_modules(dimension_organization_uid: str) -> tuple[DicomSequence, DicomSequence]:
-    """DimensionOrganizationSequence and DimensionIndexSequence: segment number, then position."""
+def dimension_modules(dimension_organization_uid: str, labelmap: bool = False) -> tuple[DicomSequence, DicomSequence]:
+    """DimensionOrganizationSequence and DimensionIndexSequence.
+
+    BINARY: segment number, then position. LABELMAP (one frame per slice): stack ID, then in-stack position.
+    """
     organization = Dataset()
     organization.DimensionOrganizationUID = dimension_organization_uid
     indices = []
-    for pointer, group, label in (
-        (REFERENCED_SEGMENT_NUMBER, SEGMENT_IDENTIFICATION_SEQUENCE, "Segment Number"),
-        (IMAGE_POSITION_PATIENT, PLANE_POSITION_SEQUENCE, "Image Position Patient"),
-    ):
+    dimensions = (
+        (
+            (STACK_ID, FRAME_CONTENT_SEQUENCE, "Stack ID"),
+            (IN_STACK_POSITION, FRAME_CONTENT_SEQUENCE, "In-Stack Position Number"),
+        )
+        if labelmap
+        else (
+            (REFERENCED_SEGMENT_NUMBER, SEGMENT_IDENTIFICATION_SEQUENCE, "Segment Number"),
+            (IMAGE_POSITION_PATIENT, PLANE_POSITION_SEQUENCE, "Image Position Patient"),
+        )
+    )
+    for pointer, group, label in dimensions:
         index = Dataset()
         index.DimensionOrganizationUID = dimension_organization_uid
         index.DimensionIndexPointer = pointer

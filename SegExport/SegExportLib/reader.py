@@ -88,8 +88,8 @@ class SegmentReadResult:
 
     @property
     def available_segments(self) -> set[int]:
-        """The segment numbers the SEG describes."""
-        return set(self.segment_infos)
+        """The segment numbers the SEG describes (a LABELMAP's background segment 0 is not one)."""
+        return {number for number in self.segment_infos if number != 0}
 
     @property
     def size(self) -> tuple[int, int, int]:
@@ -108,8 +108,13 @@ class SegmentReadResult:
         return self.grid.direction
 
     def frame_pixels(self, index: int) -> np.ndarray:
-        """Frame ``index`` (0-based) as stored: 0/1 for BINARY, 0..MaximumFractionalValue for FRACTIONAL."""
-        return _frame_pixels(self.dataset, index, self._frames.rows, self._frames.columns, self._segmentation_type)
+        """Frame ``index`` (0-based) as stored: 0/1 for BINARY, 0..MaximumFractionalValue for FRACTIONAL,
+        segment numbers for LABELMAP (PixelPaddingValue read as 0)."""
+        pixels = _frame_pixels(self.dataset, index, self._frames.rows, self._frames.columns, self._segmentation_type)
+        padding = self.dataset.get("PixelPaddingValue")
+        if self._segmentation_type == "LABELMAP" and padding is not None and int(padding) != 0:
+            pixels = np.where(pixels == int(padding), 0, pixels)
+        return pixels
 
     def segment_data(self, number: int) -> np.ndarray:
         """Segment ``number`` as a (slices, rows, columns) array.
@@ -119,10 +124,16 @@ class SegmentReadResult:
         if number not in self.segment_infos:
             raise SegReadError(f"segment {number} is not in this SEG; it has segments {sorted(self.segment_infos)}")
         fractional = self._segmentation_type == "FRACTIONAL"
+        labelmap = self._segmentation_type == "LABELMAP"
         size = self.grid.size
         volume = np.zeros((size[2], size[1], size[0]), dtype=np.float32 if fractional else np.uint8)
         rows, columns = self._frames.rows, self._frames.columns
-        for index in np.flatnonzero(self._frames.segment_numbers == number):
+        frames = (
+            range(len(self._frames.segment_numbers))
+            if labelmap
+            else np.flatnonzero(self._frames.segment_numbers == number)
+        )
+        for index in frames:
             k, r, c = (
                 int(a[index])
                 for a in (self._placement.slice_index, self._placement.row_offset, self._placement.column_offset)
@@ -131,6 +142,8 @@ class SegmentReadResult:
             target = volume[k, r : r + rows, c : c + columns]
             if fractional:
                 np.maximum(target, pixels.astype(np.float32) / self._max_fractional_value, out=target)
+            elif labelmap:
+                target |= (pixels == number).astype(np.uint8)
             else:
                 target |= pixels
         return volume
@@ -177,13 +190,13 @@ class SegmentReader:
         """
         dataset = _load(dataset)
         segmentation_type = _check_supported(dataset)
-        frames = _read_frames(dataset)
+        frames = _read_frames(dataset, segmentation_type == "LABELMAP")
         reference = SourceSeries.from_datasets(source_images) if source_images else None
         if reference is not None:
             _check_reference(dataset, frames, reference)
         placement = _place_frames(frames, reference)
         infos = {int(item.SegmentNumber): item for item in dataset.get("SegmentSequence", [])}
-        unknown = set(frames.segment_numbers.tolist()) - set(infos)
+        unknown = set(frames.segment_numbers.tolist()) - set(infos) - {_ALL_SEGMENTS}
         if unknown:
             raise SegReadError(f"frames refer to segments {sorted(unknown)} that the SegmentSequence does not describe")
         max_fractional = int(dataset.get("MaximumFractionalValue") or 1)
@@ -196,6 +209,8 @@ class MultiClassReader:
     def read(self, dataset: SegInput, source_images: Sequence[SourceInput] | None = None) -> MultiClassReadResult:
         """Parse ``dataset`` into a labelmap (0 = background, else the SegmentNumber)."""
         segments = SegmentReader().read(dataset, source_images)
+        if segments._segmentation_type == "LABELMAP":
+            return _read_labelmap(segments)
         if segments._segmentation_type != "BINARY":
             raise SegReadError(
                 f"this SEG is {segments._segmentation_type}; a labelmap holds only whole labels: use SegmentReader"
@@ -227,6 +242,31 @@ class MultiClassReader:
         return MultiClassReadResult(labels, image, segments.segment_infos, segments.grid)
 
 
+def _read_labelmap(segments: SegmentReadResult) -> MultiClassReadResult:
+    """A LABELMAP SEG's frames already are the labelmap: place them on the grid."""
+    size = segments.grid.size
+    labels = None
+    frames, placement = segments._frames, segments._placement
+    for index in range(len(frames.segment_numbers)):
+        pixels = segments.frame_pixels(index)
+        if labels is None:
+            labels = np.zeros((size[2], size[1], size[0]), dtype=pixels.dtype)
+        k, r, c = (
+            int(placement.slice_index[index]),
+            int(placement.row_offset[index]),
+            int(placement.column_offset[index]),
+        )
+        labels[k, r : r + frames.rows, c : c + frames.columns] = pixels
+    if labels is None:
+        labels = np.zeros((size[2], size[1], size[0]), dtype=np.uint8)
+    unknown = set(np.unique(labels).tolist()) - set(segments.segment_infos) - {0}
+    if unknown:
+        raise SegReadError(f"pixels hold values {sorted(unknown)} that the SegmentSequence does not describe")
+    image = segments.grid.apply_to(sitk.GetImageFromArray(labels))
+    infos = {number: item for number, item in segments.segment_infos.items() if number != 0}
+    return MultiClassReadResult(labels, image, infos, segments.grid)
+
+
 def _load(dataset: SegInput) -> Dataset:
     if isinstance(dataset, Dataset):
         return dataset
@@ -241,17 +281,18 @@ def _check_supported(dataset: Dataset) -> str:
     if sop_class not in SEGMENTATION_STORAGE_CLASSES:
         raise SegReadError(f"not a DICOM Segmentation: SOPClassUID is {sop_class or 'missing'}")
     segmentation_type = str(dataset.get("SegmentationType", ""))
-    if segmentation_type not in ("BINARY", "FRACTIONAL"):
-        raise SegReadError(f"SegmentationType {segmentation_type or '(missing)'} is not supported by this reader yet")
+    if segmentation_type not in ("BINARY", "FRACTIONAL", "LABELMAP"):
+        raise SegReadError(f"SegmentationType {segmentation_type or '(missing)'} is not BINARY, FRACTIONAL or LABELMAP")
     transfer_syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
     if transfer_syntax is not None and transfer_syntax.is_compressed:
         raise SegReadError(f"pixel data compressed as {transfer_syntax.name} is not supported by this reader yet")
     if "PixelData" not in dataset:
         raise SegReadError("the SEG has no PixelData")
-    expected_bits = 1 if segmentation_type == "BINARY" else 8
-    if int(dataset.get("BitsAllocated", 0)) != expected_bits:
+    expected_bits = {"BINARY": (1,), "FRACTIONAL": (8,), "LABELMAP": (8, 16)}[segmentation_type]
+    if int(dataset.get("BitsAllocated", 0)) not in expected_bits:
         raise SegReadError(
-            f"a {segmentation_type} SEG must have BitsAllocated {expected_bits}, not {dataset.get('BitsAllocated')}"
+            f"a {segmentation_type} SEG must have BitsAllocated {' or '.join(map(str, expected_bits))}, "
+            f"not {dataset.get('BitsAllocated')}"
         )
     return segmentation_type
 
@@ -278,10 +319,11 @@ def _frame_pixels(dataset: Dataset, index: int, rows: int, columns: int, segment
     try:
         if segmentation_type == "BINARY":
             return unpack_binary_frame(pixel_data, index, rows, columns)
-        frame_bytes = rows * columns
-        return np.frombuffer(pixel_data, dtype=np.uint8, count=frame_bytes, offset=index * frame_bytes).reshape(
-            rows, columns
-        )
+        dtype = np.dtype("<u2") if int(dataset.BitsAllocated) == 16 else np.dtype(np.uint8)
+        frame_values = rows * columns
+        return np.frombuffer(
+            pixel_data, dtype=dtype, count=frame_values, offset=index * frame_values * dtype.itemsize
+        ).reshape(rows, columns)
     except ValueError as exc:
         raise SegReadError(
             f"PixelData is too short for frame {index + 1} of {rows} x {columns}: the file is truncated"
@@ -307,7 +349,11 @@ def _floats(value: object, count: int, what: str) -> np.ndarray:
     return array
 
 
-def _read_frames(dataset: Dataset) -> _Frames:
+_ALL_SEGMENTS = -1
+"""Segment number recorded for LABELMAP frames, which show every segment."""
+
+
+def _read_frames(dataset: Dataset, labelmap: bool = False) -> _Frames:
     frame_count = int(dataset.get("NumberOfFrames") or 1)
     shared_items = dataset.get("SharedFunctionalGroupsSequence")
     shared = shared_items[0] if shared_items else None
@@ -325,7 +371,9 @@ def _read_frames(dataset: Dataset) -> _Frames:
     numbers = np.zeros(frame_count, dtype=np.int64)
     positions = np.zeros((frame_count, 3))
     for index in range(frame_count):
-        number = lookup(index, "SegmentIdentificationSequence", "ReferencedSegmentNumber")
+        number = (
+            _ALL_SEGMENTS if labelmap else lookup(index, "SegmentIdentificationSequence", "ReferencedSegmentNumber")
+        )
         if number is None:
             if segment_count != 1:
                 raise SegReadError(

@@ -16,11 +16,13 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 from pydicom.valuerep import PersonName
 
 from ._version import __version__
+from .codes import Code
 from .errors import TemplateError
 from .source import SourceSeries
 from .template import SegmentDescription, Template
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
+LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 MANUFACTURER = "SegExport"
 IMPLEMENTATION_VERSION_NAME = f"SEGEXPORT_{__version__}"[:16]
 
@@ -85,11 +87,16 @@ def copy_patient_and_study(target: Dataset, series: SourceSeries) -> None:
 
 
 def set_series_and_content(
-    target: Dataset, template: Template, series_uid: str, instance_uid: str, now: datetime.datetime
+    target: Dataset,
+    template: Template,
+    series_uid: str,
+    instance_uid: str,
+    now: datetime.datetime,
+    sop_class: str = SEGMENTATION_STORAGE,
 ) -> None:
     """General/Segmentation Series, equipment, content identification and SOP Common attributes."""
     date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S.%f")
-    target.SOPClassUID = SEGMENTATION_STORAGE
+    target.SOPClassUID = sop_class
     target.SOPInstanceUID = instance_uid
     target.InstanceCreationDate, target.InstanceCreationTime = date, time
     target.Modality = "SEG"
@@ -183,10 +190,12 @@ def referenced_series(series: SourceSeries) -> DicomSequence:
     return DicomSequence([item])
 
 
-def file_meta(instance_uid: str, transfer_syntax: str = ExplicitVRLittleEndian) -> FileMetaDataset:
+def file_meta(
+    instance_uid: str, transfer_syntax: str = ExplicitVRLittleEndian, sop_class: str = SEGMENTATION_STORAGE
+) -> FileMetaDataset:
     """File meta information for a SEG file in ``transfer_syntax`` (Explicit VR Little Endian by default)."""
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SEGMENTATION_STORAGE
+    meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = instance_uid
     meta.TransferSyntaxUID = transfer_syntax
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
@@ -203,3 +212,16 @@ def needs_unicode(dataset: Dataset) -> bool:
             if isinstance(text, (str, PersonName)) and not str(text).isascii():
                 return True
     return False
+
+
+def background_segment_item() -> Dataset:
+    """Segment 0 of a LABELMAP SEG: the background (pixel value 0), described as dcmqi and highdicom do."""
+    item = Dataset()
+    item.SegmentNumber = 0
+    item.SegmentLabel = "Background"
+    item.SegmentAlgorithmType = "MANUAL"
+    item.SegmentedPropertyCategoryCodeSequence = DicomSequence(
+        [Code("309825002", "SCT", "Spatial and Relational Concept").to_dataset()]
+    )
+    item.SegmentedPropertyTypeCodeSequence = DicomSequence([Code("125040", "DCM", "Background").to_dataset()])
+    return item

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import SimpleITK as sitk
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
@@ -35,6 +36,9 @@ from .fileio import declare_explicit_little_endian
 from .functional_groups import Frame, PerFrameGroupsEncoder, dimension_modules, shared_functional_groups
 from .geometry import Grid, match_slices
 from .seg_header import (
+    LABEL_MAP_SEGMENTATION_STORAGE,
+    SEGMENTATION_STORAGE,
+    background_segment_item,
     copy_patient_and_study,
     file_meta,
     needs_unicode,
@@ -166,16 +170,7 @@ class _BinaryWriter:
         report: WriteReport,
         overlap: str,
     ) -> Dataset:
-        box = (0, series.rows, 0, series.columns)
-        if self.inplane_cropping:
-            boxes = [b for b in (nonzero_bounding_box(layer) for layer in layers) if b is not None]
-            box = (
-                min(b[0] for b in boxes),
-                max(b[1] for b in boxes),
-                min(b[2] for b in boxes),
-                max(b[3] for b in boxes),
-            )
-            report.cropped_box = box
+        box = self._frame_box(layers, series, report)
         row_start, row_stop, column_start, column_stop = box
         frames, sources = self._plan_frames(summaries, segments, planes, series, box)
 
@@ -187,8 +182,9 @@ class _BinaryWriter:
         dataset = self._build_dataset(
             series,
             [s.description for s in segments],
-            frames,
-            packer,
+            PerFrameGroupsEncoder().encode(frames),
+            len(frames),
+            packer.pixel_data(),
             (row_stop - row_start, column_stop - column_start),
             overlap,
         )
@@ -202,6 +198,24 @@ class _BinaryWriter:
         )
         return dataset
 
+    def _frame_box(
+        self, layers: list[np.ndarray], series: SourceSeries, report: WriteReport
+    ) -> tuple[int, int, int, int]:
+        """The in-plane box every frame covers: the whole slice, or the box around all segmented voxels."""
+        if not self.inplane_cropping:
+            return (0, series.rows, 0, series.columns)
+        boxes = [b for b in (nonzero_bounding_box(layer) for layer in layers) if b is not None]
+        box = (min(b[0] for b in boxes), max(b[1] for b in boxes), min(b[2] for b in boxes), max(b[3] for b in boxes))
+        report.cropped_box = box
+        return box
+
+    def _frame_shift(self, series: SourceSeries, box: tuple[int, int, int, int]) -> np.ndarray:
+        """Offset (mm) of a cropped frame's first pixel from its plane's first pixel."""
+        return (
+            box[2] * series.column_spacing * series.row_direction
+            + box[0] * series.row_spacing * series.column_direction
+        )
+
     def _plan_frames(
         self,
         summaries: list[LabelSummary],
@@ -211,11 +225,7 @@ class _BinaryWriter:
         box: tuple[int, int, int, int],
     ) -> tuple[list[Frame], list[tuple[int, int, int]]]:
         """Frames in dimension order (segment, then position along the normal) and their (layer, label, slice)."""
-        row_start, _, column_start, _ = box
-        shift = (
-            column_start * series.column_spacing * series.row_direction
-            + row_start * series.row_spacing * series.column_direction
-        )
+        shift = self._frame_shift(series, box)
         offsets = np.array([plane.position @ series.normal for plane in planes])
         slices_by_segment = []
         for segment in segments:
@@ -239,29 +249,37 @@ class _BinaryWriter:
         self,
         series: SourceSeries,
         descriptions: list[SegmentDescription],
-        frames: list[Frame],
-        packer: BinaryFramePacker,
+        per_frame: RawDataElement,
+        frame_count: int,
+        pixel_data: bytes,
         frame_shape: tuple[int, int],
         overlap: str,
+        bits_allocated: int = 1,
     ) -> Dataset:
+        """The SEG dataset around encoded frames: BINARY (1 bit) or LABELMAP (8 or 16 bits, one frame per slice)."""
+        labelmap = bits_allocated > 1
+        sop_class = LABEL_MAP_SEGMENTATION_STORAGE if labelmap else SEGMENTATION_STORAGE
         instance_uid = new_uid(self.uid_root)
         dataset = Dataset()
         copy_patient_and_study(dataset, series)
-        set_series_and_content(dataset, self.template, new_uid(self.uid_root), instance_uid, datetime.datetime.now())
+        set_series_and_content(
+            dataset, self.template, new_uid(self.uid_root), instance_uid, datetime.datetime.now(), sop_class
+        )
         dataset.ImageType = ["DERIVED", "PRIMARY"]
         dataset.SamplesPerPixel = 1
         dataset.PhotometricInterpretation = "MONOCHROME2"
         dataset.Rows, dataset.Columns = frame_shape
-        dataset.BitsAllocated = 1
-        dataset.BitsStored = 1
-        dataset.HighBit = 0
+        dataset.BitsAllocated = bits_allocated
+        dataset.BitsStored = bits_allocated
+        dataset.HighBit = bits_allocated - 1
         dataset.PixelRepresentation = 0
         dataset.LossyImageCompression = "00"
-        dataset.SegmentationType = "BINARY"
+        dataset.SegmentationType = "LABELMAP" if labelmap else "BINARY"
         dataset.SegmentsOverlap = overlap
-        dataset.SegmentSequence = [segment_item(number, d) for number, d in enumerate(descriptions, start=1)]
+        items = [segment_item(number, d) for number, d in enumerate(descriptions, start=1)]
+        dataset.SegmentSequence = [background_segment_item(), *items] if labelmap else items
         dataset.DimensionOrganizationSequence, dataset.DimensionIndexSequence = dimension_modules(
-            new_uid(self.uid_root)
+            new_uid(self.uid_root), labelmap
         )
         spacing = series.uniform_spacing()
         thickness = spacing if spacing is not None else (series.slice_thickness or 1.0)
@@ -269,13 +287,13 @@ class _BinaryWriter:
             series.image_orientation, series.pixel_spacing, thickness, spacing
         )
         dataset.ReferencedSeriesSequence = referenced_series(series)
-        dataset.NumberOfFrames = len(frames)
+        dataset.NumberOfFrames = frame_count
         if needs_unicode(dataset):
             dataset.SpecificCharacterSet = "ISO_IR 192"
-        dataset[0x52009230] = PerFrameGroupsEncoder().encode(frames)
+        dataset[0x52009230] = per_frame
         # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
-        dataset.add_new(0x7FE00010, "OB", packer.pixel_data())
-        dataset.file_meta = file_meta(instance_uid, self.transfer_syntax)
+        dataset.add_new(0x7FE00010, "OW" if bits_allocated == 16 else "OB", pixel_data)
+        dataset.file_meta = file_meta(instance_uid, self.transfer_syntax, sop_class)
         # With a preamble, a plain dataset.save_as(path) (as pydicom-seg users write) gives a standard file too.
         dataset.preamble = b"\0" * 128
         # Declare the dataset as already Explicit VR Little Endian so pydicom writes the
@@ -285,9 +303,11 @@ class _BinaryWriter:
 
 
 class MultiClassWriter(_BinaryWriter):
-    """Write a multi-class labelmap as a BINARY DICOM SEG (its segments cannot overlap).
+    """Write a multi-class labelmap as a DICOM SEG (its segments cannot overlap).
 
-    Segments are numbered 1..N in ascending label order.
+    Segments are numbered 1..N in ascending label order. ``segmentation_type="LABELMAP"`` writes a Label Map
+    Segmentation (DICOM Supplement 243, SOP class 1.2.840.10008.5.1.4.1.1.66.7): one 8- or 16-bit frame per
+    slice whose pixels are segment numbers, instead of one 1-bit frame per segment and slice.
 
     Args:
         template: segment descriptions and series information (see :func:`SegExportLib.template.from_dcmqi_metainfo`).
@@ -299,6 +319,21 @@ class MultiClassWriter(_BinaryWriter):
         compression: ``None`` (Explicit VR Little Endian, read everywhere) or ``"deflate"`` (Deflated Explicit VR
             Little Endian: the whole dataset zlib-compressed; see :data:`SegExportLib.writer.COMPRESSIONS`).
     """
+
+    def __init__(
+        self,
+        template: Template,
+        inplane_cropping: bool = False,
+        skip_empty_slices: bool = True,
+        skip_missing_segment: bool = False,
+        uid_root: str | None = None,
+        compression: str | None = None,
+        segmentation_type: str = "BINARY",
+    ) -> None:
+        super().__init__(template, inplane_cropping, skip_empty_slices, skip_missing_segment, uid_root, compression)
+        if segmentation_type not in ("BINARY", "LABELMAP"):
+            raise SegExportError(f"segmentation_type must be BINARY or LABELMAP, got {segmentation_type!r}")
+        self.segmentation_type = segmentation_type
 
     def write(self, segmentation: sitk.Image, source_images: Sequence[SourceInput]) -> Dataset:
         """Encode ``segmentation`` (labels on the source grid) as a SEG referring to ``source_images``.
@@ -318,7 +353,53 @@ class MultiClassWriter(_BinaryWriter):
             )
         report = WriteReport()
         segments = self._select_segments(summary, report)
+        if self.segmentation_type == "LABELMAP":
+            return self._encode_labelmap(labels, summary, segments, series, planes, report)
         return self._encode([labels], [summary], segments, series, planes, report, "NO")
+
+    def _encode_labelmap(
+        self,
+        labels: np.ndarray,
+        summary: LabelSummary,
+        segments: list[_SegmentSource],
+        series: SourceSeries,
+        planes: list[SourcePlane],
+        report: WriteReport,
+    ) -> Dataset:
+        """One frame per slice (slices with a written segment, unless skip_empty_slices is off)."""
+        box = self._frame_box([labels], series, report)
+        row_start, row_stop, column_start, column_stop = box
+        dtype = np.uint8 if len(segments) < 256 else np.uint16
+        to_number = np.zeros(int(summary.values.max()) + 1, dtype=dtype)
+        for number, segment in enumerate(segments, start=1):
+            to_number[segment.label] = number
+        if self.skip_empty_slices:
+            columns = np.searchsorted(summary.values, [s.label for s in segments])
+            slices = np.flatnonzero(summary.presence[:, columns].any(axis=1))
+        else:
+            slices = np.arange(len(planes))
+        offsets = np.array([plane.position @ series.normal for plane in planes])
+        slices = slices[np.argsort(offsets[slices], kind="stable")]
+        shift = self._frame_shift(series, box)
+        frames = [Frame(0, planes[k], planes[k].position + shift, index) for index, k in enumerate(slices, start=1)]
+        pixels = np.empty((len(slices), row_stop - row_start, column_stop - column_start), dtype=dtype)
+        for index, k in enumerate(slices):
+            window = labels[k, row_start:row_stop, column_start:column_stop]
+            # Labels above the largest written one (left out with skip_missing_segment) map to background.
+            pixels[index] = to_number[np.minimum(window, len(to_number) - 1)] * (window < len(to_number))
+        report.frame_count = len(frames)
+        dataset = self._build_dataset(
+            series,
+            [s.description for s in segments],
+            PerFrameGroupsEncoder().encode_stack(frames),
+            len(frames),
+            pixels.astype(pixels.dtype.newbyteorder("<"), copy=False).tobytes(),
+            pixels.shape[1:],
+            "NO",
+            bits_allocated=8 * dtype().itemsize,
+        )
+        self.last_report = report
+        return dataset
 
     def _select_segments(self, summary: LabelSummary, report: WriteReport) -> list[_SegmentSource]:
         """Pair each label in the image with its template description; number them 1..N."""
