@@ -61,6 +61,7 @@ class DICOMSegExportPluginClass(DICOMPlugin):
             skipEmptySlices=True,
             skipMissingSegment=False,
             compression="none",
+            segmentationType="BINARY",
         )
 
     def export(self, exportables):

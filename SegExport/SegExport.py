@@ -71,6 +71,7 @@ class SegExportParameterNode:
     skipEmptySlices: bool = True
     skipMissingSegment: bool = False
     compression: Annotated[str, Choice(["none", "deflate"])] = "none"
+    segmentationType: Annotated[str, Choice(["BINARY", "LABELMAP"])] = "BINARY"
     outputPath: pathlib.Path
     addToDicomDatabase: bool = True
 
@@ -591,6 +592,7 @@ class SegExportLogic(ScriptedLoadableModuleLogic):
             skip_empty_slices=parameters.skipEmptySlices,
             skip_missing_segment=parameters.skipMissingSegment,
             compression=parameters.compression,
+            segmentation_type=parameters.segmentationType,
             progress=progress,
         )
         if addToDicomDatabase:

@@ -48,3 +48,19 @@ def test_an_unreadable_source_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SourceSeriesError, match=r"CT0002\.dcm"):
         export_seg(series.labelmap_image(make_labelmap(series, 1)), template, files, tmp_path / "seg.dcm")
     assert not (tmp_path / "seg.dcm").exists()
+
+
+def test_overlapping_layers_cannot_become_a_label_map(tmp_path: Path) -> None:
+    from SegExportLib import OverlappingSegmentsError
+
+    series = make_ct_series(rows=8, columns=8, slices=2)
+    files = series.write(tmp_path / "ct")
+    layer = np.zeros((2, 8, 8), np.uint8)
+    layer[0, 1:3, 1:3] = 1
+    template = template_from_segments(
+        [SegmentInfo("a", "x", (1, 0, 0)), SegmentInfo("b", "y", (0, 1, 0))], placement={"a": (0, 1), "b": (1, 1)}
+    )
+    images = [series.labelmap_image(layer), series.labelmap_image(layer)]
+    with pytest.raises(OverlappingSegmentsError, match="LABELMAP SEG holds one label per voxel"):
+        export_seg(images, template, files, tmp_path / "seg.dcm", segmentation_type="LABELMAP")
+    assert not (tmp_path / "seg.dcm").exists()

@@ -50,6 +50,8 @@ def render(output: Path) -> Path:
     find("seriesDescriptionLineEdit").setText("CT abdomen segmentation")
     for choice in ("MANUAL", "SEMIAUTOMATIC", "AUTOMATIC"):
         find("algorithmTypeComboBox").addItem(choice)
+    for choice in ("BINARY", "LABELMAP"):
+        find("segmentationTypeComboBox").addItem(choice)
     for choice in ("none", "deflate"):
         find("compressionComboBox").addItem(choice)
     find("outputPathLineEdit").setText("/data/exports/CT_abdomen_segmentation.seg.dcm")

@@ -20,7 +20,7 @@ from typing import Callable
 import pydicom
 import SimpleITK as sitk
 
-from .errors import SourceSeriesError
+from .errors import OverlappingSegmentsError, SourceSeriesError
 from .fileio import write_file
 from .template import Template
 from .writer import LayeredWriter, MultiClassWriter, WriteReport
@@ -69,6 +69,7 @@ def export_seg(
     skip_missing_segment: bool = False,
     uid_root: str | None = None,
     compression: str | None = None,
+    segmentation_type: str = "BINARY",
     progress: ProgressCallback | None = None,
 ) -> ExportSummary:
     """Write ``labelmap`` as a SEG referring to ``source_files``; nothing is written if anything fails.
@@ -81,15 +82,30 @@ def export_seg(
     report_progress(0.1, "Reading the source image headers")
     headers = read_source_headers(source_files)
     report_progress(0.3, "Encoding the segments")
-    writer_class = MultiClassWriter if isinstance(labelmap, sitk.Image) else LayeredWriter
-    writer = writer_class(
-        template,
-        inplane_cropping=inplane_cropping,
-        skip_empty_slices=skip_empty_slices,
-        skip_missing_segment=skip_missing_segment,
-        uid_root=uid_root,
-        compression=compression,
-    )
+    if isinstance(labelmap, sitk.Image):
+        writer: MultiClassWriter | LayeredWriter = MultiClassWriter(
+            template,
+            inplane_cropping=inplane_cropping,
+            skip_empty_slices=skip_empty_slices,
+            skip_missing_segment=skip_missing_segment,
+            uid_root=uid_root,
+            compression=compression,
+            segmentation_type=segmentation_type,
+        )
+    elif segmentation_type == "LABELMAP":
+        raise OverlappingSegmentsError(
+            "a LABELMAP SEG holds one label per voxel, but these segments overlap: write them as BINARY, "
+            "or remove the overlap"
+        )
+    else:
+        writer = LayeredWriter(
+            template,
+            inplane_cropping=inplane_cropping,
+            skip_empty_slices=skip_empty_slices,
+            skip_missing_segment=skip_missing_segment,
+            uid_root=uid_root,
+            compression=compression,
+        )
     dataset = writer.write(labelmap, headers)
     report_progress(0.8, "Writing the file")
     path = write_file(dataset, output_path, overwrite=overwrite)
