@@ -30,10 +30,11 @@ from .errors import (
 from .fileio import dataset_to_bytes, save_dataset, write_file
 from .reader import MultiClassReader, MultiClassReadResult, SegmentReader, SegmentReadResult
 from .template import SegmentDescription, Template
-from .writer import LayeredWriter, MultiClassWriter, WriteReport
+from .writer import FractionalWriter, LayeredWriter, MultiClassWriter, WriteReport
 
 __all__ = [
     "EmptySegmentationError",
+    "FractionalWriter",
     "GeometryMismatchError",
     "LayeredWriter",
     "MissingSegmentError",

@@ -108,6 +108,9 @@ def labelmap_array(image: sitk.Image) -> np.ndarray:
     return labels
 
 
+MAX_FRACTIONAL_VALUE = 255
+"""FRACTIONAL frames store round(fraction * 255) in 8 bits."""
+
 COMPRESSIONS = {
     "none": ExplicitVRLittleEndian,
     "deflate": DeflatedExplicitVRLittleEndian,
@@ -255,9 +258,12 @@ class _BinaryWriter:
         frame_shape: tuple[int, int],
         overlap: str,
         bits_allocated: int = 1,
+        segmentation_type: str = "BINARY",
+        fractional_type: str | None = None,
     ) -> Dataset:
-        """The SEG dataset around encoded frames: BINARY (1 bit) or LABELMAP (8 or 16 bits, one frame per slice)."""
-        labelmap = bits_allocated > 1
+        """The SEG dataset around encoded frames: BINARY (1 bit), FRACTIONAL (8 bits, one frame per segment and
+        slice) or LABELMAP (8 or 16 bits, one frame per slice)."""
+        labelmap = segmentation_type == "LABELMAP"
         sop_class = LABEL_MAP_SEGMENTATION_STORAGE if labelmap else SEGMENTATION_STORAGE
         instance_uid = new_uid(self.uid_root)
         dataset = Dataset()
@@ -274,7 +280,10 @@ class _BinaryWriter:
         dataset.HighBit = bits_allocated - 1
         dataset.PixelRepresentation = 0
         dataset.LossyImageCompression = "00"
-        dataset.SegmentationType = "LABELMAP" if labelmap else "BINARY"
+        dataset.SegmentationType = segmentation_type
+        if fractional_type is not None:
+            dataset.SegmentationFractionalType = fractional_type
+            dataset.MaximumFractionalValue = MAX_FRACTIONAL_VALUE
         dataset.SegmentsOverlap = overlap
         items = [segment_item(number, d) for number, d in enumerate(descriptions, start=1)]
         dataset.SegmentSequence = [background_segment_item(), *items] if labelmap else items
@@ -397,6 +406,7 @@ class MultiClassWriter(_BinaryWriter):
             pixels.shape[1:],
             "NO",
             bits_allocated=8 * dtype().itemsize,
+            segmentation_type="LABELMAP",
         )
         self.last_report = report
         return dataset
@@ -548,6 +558,101 @@ def _layers_overlap(layers: list[np.ndarray], segments: list[_SegmentSource]) ->
         count = np.zeros(layers[0].shape[1:], dtype=np.uint8)
         for index in used_layers:
             count += np.isin(layers[index][k], written[index])
+        if count.max(initial=0) > 1:
+            return True
+    return False
+
+
+class FractionalWriter(_BinaryWriter):
+    """Write probability or occupancy maps as a FRACTIONAL DICOM SEG (8-bit, MaximumFractionalValue 255).
+
+    The segmentation is a float image with values in [0, 1] (described by the template's only segment, or
+    its first one) or a mapping ``{labelID: float image}``; each segment gets one frame per slice where it is
+    not 0 (every slice with ``skip_empty_slices=False``). ``fractional_type`` is PROBABILITY or OCCUPANCY.
+
+    >>> dataset = FractionalWriter(tpl).write(probability_image, ct_datasets)   # doctest: +SKIP
+    """
+
+    def write(
+        self,
+        segmentation: sitk.Image | Mapping[int, sitk.Image],
+        source_images: Sequence[SourceInput],
+        fractional_type: str = "PROBABILITY",
+    ) -> Dataset:
+        """Encode the fractions as a SEG referring to ``source_images``."""
+        if fractional_type not in ("PROBABILITY", "OCCUPANCY"):
+            raise SegExportError(f"fractional_type must be PROBABILITY or OCCUPANCY, got {fractional_type!r}")
+        if isinstance(segmentation, sitk.Image):
+            if not self.template.segments:
+                raise TemplateError(["$.segmentAttributes: the template describes no segment"])
+            segmentation = {self.template.segments[0].label_id: segmentation}
+        keys = sorted(segmentation)
+        fractions = [_fraction_array(segmentation[key], key) for key in keys]
+        LayeredWriter._check_same_grid([segmentation[key] for key in keys])
+        series = SourceSeries.from_datasets(source_images)
+        planes = match_slices(Grid.from_image(segmentation[keys[0]]), series)
+        described = {d.label_id: d for d in self.template.segments}
+        undescribed = [key for key in keys if key not in described]
+        if undescribed and not self.skip_missing_segment:
+            raise MissingSegmentError(
+                f"labelIDs {undescribed} have fractions but no description in the template; describe them, "
+                "or pass skip_missing_segment=True"
+            )
+        report = WriteReport(skipped_labels=undescribed)
+        segments, summaries = [], []
+        for index, (key, fraction) in enumerate(zip(keys, fractions)):
+            presence = np.array([bool(fraction[k].any()) for k in range(fraction.shape[0])])[:, np.newaxis]
+            summaries.append(LabelSummary(np.array([1]), presence))
+            if key in described and presence.any():
+                segments.append(_SegmentSource(index, 1, described[key]))
+            elif key in described:
+                report.absent_segments.append(key)
+        if not segments:
+            raise EmptySegmentationError("every fraction is 0: there is nothing to write")
+        report.segment_numbers = {s.description.label_id: number for number, s in enumerate(segments, start=1)}
+        box = self._frame_box([(f > 0).view(np.uint8) for f in fractions], series, report)
+        row_start, row_stop, column_start, column_stop = box
+        frames, sources = self._plan_frames(summaries, segments, planes, series, box)
+        pixels = np.empty((len(frames), row_stop - row_start, column_stop - column_start), dtype=np.uint8)
+        for index, (layer, _, k) in enumerate(sources):
+            window = fractions[layer][k, row_start:row_stop, column_start:column_stop]
+            pixels[index] = np.rint(window * MAX_FRACTIONAL_VALUE)
+        report.frame_count = len(frames)
+        dataset = self._build_dataset(
+            series,
+            [s.description for s in segments],
+            PerFrameGroupsEncoder().encode(frames),
+            len(frames),
+            pixels.tobytes(),
+            pixels.shape[1:],
+            "YES" if _fractions_overlap([fractions[s.layer] for s in segments]) else "NO",
+            bits_allocated=8,
+            segmentation_type="FRACTIONAL",
+            fractional_type=fractional_type,
+        )
+        self.last_report = report
+        return dataset
+
+
+def _fraction_array(image: sitk.Image, key: int) -> np.ndarray:
+    """The (slices, rows, columns) float fractions of ``image``, checked to lie in [0, 1]."""
+    if not isinstance(image, sitk.Image) or image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
+        raise SegmentationImageError(f"the fractions of labelID {key} must be a 3D scalar SimpleITK image")
+    values = sitk.GetArrayViewFromImage(image).astype(np.float32, copy=False)
+    if values.size and (not np.isfinite(values).all() or values.min() < 0 or values.max() > 1):
+        raise SegmentationImageError(
+            f"the fractions of labelID {key} must lie in [0, 1] (found {float(np.nanmin(values)):.3g} to "
+            f"{float(np.nanmax(values)):.3g}); scale them, e.g. divide by the largest value"
+        )
+    return values
+
+
+def _fractions_overlap(fractions: list[np.ndarray]) -> bool:
+    """True if a voxel has a non-zero fraction in two segments."""
+    if len(fractions) < 2:
+        return False
+    for k in range(fractions[0].shape[0]):
+        count = sum((fraction[k] > 0).astype(np.uint8) for fraction in fractions)
         if count.max(initial=0) > 1:
             return True
     return False
