@@ -29,7 +29,7 @@ def smooth_blob(shape: tuple[int, int, int], center: tuple[float, float, float],
     return np.clip(1.5 - distance / radius, 0, 1).astype(np.float32)
 
 
-@pytest.mark.parametrize("compression", [None, "deflate"])
+@pytest.mark.parametrize("compression", [None, "deflate", "rle"])
 def test_probabilities_round_trip(
     tmp_path: Path, compression: str | None, dciodvfy: str, highdicom_oracle: str
 ) -> None:
@@ -95,3 +95,10 @@ def test_unknown_fractional_type_is_refused() -> None:
         FractionalWriter(Template([SegmentDescription(1, algorithm_type="MANUAL")])).write(
             series.labelmap_image(np.zeros((2, 8, 8), np.float32)), series.datasets, fractional_type="LIKELY"
         )
+
+
+def test_rle_is_refused_for_one_bit_frames() -> None:
+    from SegExportLib import MultiClassWriter
+
+    with pytest.raises(SegExportError, match="for BINARY \\(1-bit\\) SEGs choose compression='deflate'"):
+        MultiClassWriter(Template([SegmentDescription(1, algorithm_type="MANUAL")]), compression="rle")

@@ -33,6 +33,7 @@ def organs(count: int) -> Template:
         ("axial", False, True, None),
         ("oblique", True, True, None),
         ("coronal", False, False, "deflate"),
+        ("sagittal", True, True, "rle"),
     ],
 )
 def test_label_map_round_trip(

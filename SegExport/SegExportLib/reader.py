@@ -283,9 +283,6 @@ def _check_supported(dataset: Dataset) -> str:
     segmentation_type = str(dataset.get("SegmentationType", ""))
     if segmentation_type not in ("BINARY", "FRACTIONAL", "LABELMAP"):
         raise SegReadError(f"SegmentationType {segmentation_type or '(missing)'} is not BINARY, FRACTIONAL or LABELMAP")
-    transfer_syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
-    if transfer_syntax is not None and transfer_syntax.is_compressed:
-        raise SegReadError(f"pixel data compressed as {transfer_syntax.name} is not supported by this reader yet")
     if "PixelData" not in dataset:
         raise SegReadError("the SEG has no PixelData")
     expected_bits = {"BINARY": (1,), "FRACTIONAL": (8,), "LABELMAP": (8, 16)}[segmentation_type]
@@ -314,7 +311,37 @@ def _check_reference(dataset: Dataset, frames: _Frames, reference: SourceSeries)
         )
 
 
+def _decoded_frames(dataset: Dataset, rows: int, columns: int) -> np.ndarray | None:
+    """All frames of compressed pixel data, decoded by pydicom (RLE needs no extra package); None if native."""
+    transfer_syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
+    if transfer_syntax is None or not transfer_syntax.is_compressed:
+        return None
+    cached = _DECODED.get(id(dataset))
+    if cached is not None and cached[0] is dataset:
+        return cached[1]
+    try:
+        pixels = dataset.pixel_array
+    except Exception as exc:  # pydicom raises many kinds for codecs it lacks or corrupt fragments
+        raise SegReadError(
+            f"cannot decode pixel data compressed as {transfer_syntax.name}: {exc}; RLE is decoded by pydicom "
+            "itself, JPEG 2000 or JPEG-LS need pylibjpeg plugins"
+        ) from exc
+    frames = np.asarray(pixels).reshape(-1, rows, columns)
+    _DECODED.clear()
+    _DECODED[id(dataset)] = (dataset, frames)
+    return frames
+
+
+# The last decoded compressed dataset (frames are asked for one by one).
+_DECODED: dict[int, tuple[Dataset, np.ndarray]] = {}
+
+
 def _frame_pixels(dataset: Dataset, index: int, rows: int, columns: int, segmentation_type: str) -> np.ndarray:
+    decoded = _decoded_frames(dataset, rows, columns)
+    if decoded is not None:
+        if index >= len(decoded):
+            raise SegReadError(f"the compressed pixel data holds {len(decoded)} frames; frame {index + 1} is missing")
+        return decoded[index]
     pixel_data = dataset.PixelData
     try:
         if segmentation_type == "BINARY":

@@ -22,7 +22,8 @@ import numpy as np
 import SimpleITK as sitk
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
+from pydicom.encaps import encapsulate
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, RLELossless
 
 from .encode import BinaryFramePacker, LabelSummary, nonzero_bounding_box, summarize_labels
 from .errors import (
@@ -35,6 +36,7 @@ from .errors import (
 from .fileio import declare_explicit_little_endian
 from .functional_groups import Frame, PerFrameGroupsEncoder, dimension_modules, shared_functional_groups
 from .geometry import Grid, match_slices
+from .rle import encode_frame
 from .seg_header import (
     LABEL_MAP_SEGMENTATION_STORAGE,
     SEGMENTATION_STORAGE,
@@ -114,6 +116,7 @@ MAX_FRACTIONAL_VALUE = 255
 COMPRESSIONS = {
     "none": ExplicitVRLittleEndian,
     "deflate": DeflatedExplicitVRLittleEndian,
+    "rle": RLELossless,
 }
 """Compression name -> transfer syntax. BINARY SEGs are 1-bit, so only whole-dataset Deflate applies to them
 (the standard's RLE and JPEG-LS encode whole bytes per pixel)."""
@@ -201,6 +204,22 @@ class _BinaryWriter:
         )
         return dataset
 
+    def _set_pixel_data(self, dataset: Dataset, pixel_data: bytes | np.ndarray, bits_allocated: int) -> None:
+        """PixelData: packed bits, native 8/16-bit frames, or RLE-encoded frames in an encapsulated sequence."""
+        if self.transfer_syntax == RLELossless:
+            if bits_allocated == 1 or not isinstance(pixel_data, np.ndarray):
+                raise SegExportError(
+                    "RLE Lossless encodes whole bytes per pixel: use it for LABELMAP or FRACTIONAL SEGs; "
+                    "for BINARY (1-bit) SEGs choose compression='deflate'"
+                )
+            dataset.add_new(0x7FE00010, "OB", encapsulate([encode_frame(frame) for frame in pixel_data]))
+            dataset["PixelData"].is_undefined_length = True
+            return
+        if isinstance(pixel_data, np.ndarray):
+            pixel_data = pixel_data.astype(pixel_data.dtype.newbyteorder("<"), copy=False).tobytes()
+        # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
+        dataset.add_new(0x7FE00010, "OW" if bits_allocated == 16 else "OB", pixel_data)
+
     def _frame_box(
         self, layers: list[np.ndarray], series: SourceSeries, report: WriteReport
     ) -> tuple[int, int, int, int]:
@@ -254,7 +273,7 @@ class _BinaryWriter:
         descriptions: list[SegmentDescription],
         per_frame: RawDataElement,
         frame_count: int,
-        pixel_data: bytes,
+        pixel_data: bytes | np.ndarray,
         frame_shape: tuple[int, int],
         overlap: str,
         bits_allocated: int = 1,
@@ -301,7 +320,7 @@ class _BinaryWriter:
             dataset.SpecificCharacterSet = "ISO_IR 192"
         dataset[0x52009230] = per_frame
         # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
-        dataset.add_new(0x7FE00010, "OW" if bits_allocated == 16 else "OB", pixel_data)
+        self._set_pixel_data(dataset, pixel_data, bits_allocated)
         dataset.file_meta = file_meta(instance_uid, self.transfer_syntax, sop_class)
         # With a preamble, a plain dataset.save_as(path) (as pydicom-seg users write) gives a standard file too.
         dataset.preamble = b"\0" * 128
@@ -342,6 +361,11 @@ class MultiClassWriter(_BinaryWriter):
         super().__init__(template, inplane_cropping, skip_empty_slices, skip_missing_segment, uid_root, compression)
         if segmentation_type not in ("BINARY", "LABELMAP"):
             raise SegExportError(f"segmentation_type must be BINARY or LABELMAP, got {segmentation_type!r}")
+        if segmentation_type == "BINARY" and self.transfer_syntax == RLELossless:
+            raise SegExportError(
+                "RLE Lossless encodes whole bytes per pixel: use it with segmentation_type='LABELMAP'; "
+                "for BINARY (1-bit) SEGs choose compression='deflate'"
+            )
         self.segmentation_type = segmentation_type
 
     def write(self, segmentation: sitk.Image, source_images: Sequence[SourceInput]) -> Dataset:
@@ -402,7 +426,7 @@ class MultiClassWriter(_BinaryWriter):
             [s.description for s in segments],
             PerFrameGroupsEncoder().encode_stack(frames),
             len(frames),
-            pixels.astype(pixels.dtype.newbyteorder("<"), copy=False).tobytes(),
+            pixels,
             pixels.shape[1:],
             "NO",
             bits_allocated=8 * dtype().itemsize,
@@ -623,7 +647,7 @@ class FractionalWriter(_BinaryWriter):
             [s.description for s in segments],
             PerFrameGroupsEncoder().encode(frames),
             len(frames),
-            pixels.tobytes(),
+            pixels,
             pixels.shape[1:],
             "YES" if _fractions_overlap([fractions[s.layer] for s in segments]) else "NO",
             bits_allocated=8,
