@@ -330,3 +330,15 @@ def test_edits_after_writing_still_save(series, tmp_path: Path) -> None:  # type
     parsed = pydicom.dcmread(path)
     assert parsed.SeriesDescription == "edited"
     assert parsed.PerFrameFunctionalGroupsSequence[0].FrameContentSequence[0].FrameAcquisitionNumber == 1
+
+
+@pytest.mark.parametrize("patient_name", ["Plain^Name", "Müller^Jürgen"])
+def test_pre_encoded_frame_groups_are_written_as_they_are(series, patient_name: str) -> None:  # type: ignore[no-untyped-def]
+    """pydicom must not decode and re-encode the per-frame groups (the slow path of every other writer)."""
+    from pydicom.dataelem import RawDataElement
+
+    for dataset in series.datasets:
+        dataset.PatientName = patient_name
+    dataset = write(series, [organ(1)])
+    dataset_to_bytes(dataset)
+    assert isinstance(dataset.get_item(0x52009230), RawDataElement)

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 import pydicom
-from pydicom.charset import convert_encodings
+from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataset import Dataset
 
 from .errors import OutputExistsError, OutputWriteError
@@ -31,8 +31,10 @@ def declare_explicit_little_endian(dataset: Dataset) -> None:
 
     pydicom then writes raw (pre-encoded) elements unchanged instead of decoding and re-encoding them.
     """
-    terms = dataset.get("SpecificCharacterSet") or "ISO_IR 6"
-    dataset.set_original_encoding(False, True, convert_encodings(terms))
+    # pydicom compares this with its own view of the dataset's character set, which is the bare default
+    # encoding name when SpecificCharacterSet is absent and a list of encodings when it is present.
+    terms = dataset.get("SpecificCharacterSet")
+    dataset.set_original_encoding(False, True, convert_encodings(terms) if terms else default_encoding)
     if PYDICOM_MAJOR < 3:
         dataset.is_little_endian = True
         dataset.is_implicit_VR = False
