@@ -70,7 +70,7 @@ class SegExportParameterNode:
     inplaneCropping: bool = False
     skipEmptySlices: bool = True
     skipMissingSegment: bool = False
-    compression: Annotated[str, Choice(["none", "deflate"])] = "none"
+    compression: Annotated[str, Choice(["none", "deflate", "rle"])] = "none"
     segmentationType: Annotated[str, Choice(["BINARY", "LABELMAP"])] = "BINARY"
     outputPath: pathlib.Path
     addToDicomDatabase: bool = True
@@ -535,6 +535,8 @@ class SegExportLogic(ScriptedLoadableModuleLogic):
             problems.append(_("Check at least one non-empty segment."))
         if parameters.useTemplateFile and not pathlib.Path(str(parameters.templatePath)).is_file():
             problems.append(_("Choose the metainfo.json template file."))
+        if parameters.compression == "rle" and parameters.segmentationType != "LABELMAP":
+            problems.append(_("RLE compression needs SEG type LABELMAP; for BINARY choose deflate."))
         if parameters.algorithmType != "MANUAL" and not parameters.algorithmName:
             problems.append(_("Name the algorithm (required for automatic and semi-automatic segmentations)."))
         return problems

@@ -52,7 +52,7 @@ def render(output: Path) -> Path:
         find("algorithmTypeComboBox").addItem(choice)
     for choice in ("BINARY", "LABELMAP"):
         find("segmentationTypeComboBox").addItem(choice)
-    for choice in ("none", "deflate"):
+    for choice in ("none", "deflate", "rle"):
         find("compressionComboBox").addItem(choice)
     find("outputPathLineEdit").setText("/data/exports/CT_abdomen_segmentation.seg.dcm")
     find("exportButton").setEnabled(True)
