@@ -82,30 +82,23 @@ def export_seg(
     report_progress(0.1, "Reading the source image headers")
     headers = read_source_headers(source_files)
     report_progress(0.3, "Encoding the segments")
+    options = {
+        "inplane_cropping": inplane_cropping,
+        "skip_empty_slices": skip_empty_slices,
+        "skip_missing_segment": skip_missing_segment,
+        "uid_root": uid_root,
+        "compression": compression,
+    }
+    writer: MultiClassWriter | LayeredWriter
     if isinstance(labelmap, sitk.Image):
-        writer: MultiClassWriter | LayeredWriter = MultiClassWriter(
-            template,
-            inplane_cropping=inplane_cropping,
-            skip_empty_slices=skip_empty_slices,
-            skip_missing_segment=skip_missing_segment,
-            uid_root=uid_root,
-            compression=compression,
-            segmentation_type=segmentation_type,
-        )
+        writer = MultiClassWriter(template, segmentation_type=segmentation_type, **options)  # type: ignore[arg-type]
     elif segmentation_type == "LABELMAP":
         raise OverlappingSegmentsError(
             "a LABELMAP SEG holds one label per voxel, but these segments overlap: write them as BINARY, "
             "or remove the overlap"
         )
     else:
-        writer = LayeredWriter(
-            template,
-            inplane_cropping=inplane_cropping,
-            skip_empty_slices=skip_empty_slices,
-            skip_missing_segment=skip_missing_segment,
-            uid_root=uid_root,
-            compression=compression,
-        )
+        writer = LayeredWriter(template, **options)  # type: ignore[arg-type]
     dataset = writer.write(labelmap, headers)
     report_progress(0.8, "Writing the file")
     path = write_file(dataset, output_path, overwrite=overwrite)

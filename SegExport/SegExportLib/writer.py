@@ -139,8 +139,8 @@ class _SegmentSource:
     description: SegmentDescription
 
 
-class _BinaryWriter:
-    """What the BINARY writers share: options, geometry checks, frame planning, packing and the dataset."""
+class _SegWriter:
+    """What the writers share: options, geometry checks, frame planning, pixel data and the dataset."""
 
     def __init__(
         self,
@@ -330,7 +330,7 @@ class _BinaryWriter:
         return dataset
 
 
-class MultiClassWriter(_BinaryWriter):
+class MultiClassWriter(_SegWriter):
     """Write a multi-class labelmap as a DICOM SEG (its segments cannot overlap).
 
     Segments are numbered 1..N in ascending label order. ``segmentation_type="LABELMAP"`` writes a Label Map
@@ -344,8 +344,9 @@ class MultiClassWriter(_BinaryWriter):
         skip_empty_slices: write a frame only where a segment has voxels (the SEG then holds no empty frames).
         skip_missing_segment: leave out labels the template does not describe instead of refusing.
         uid_root: optional organisation UID root (ending with ".") for the new UIDs.
-        compression: ``None`` (Explicit VR Little Endian, read everywhere) or ``"deflate"`` (Deflated Explicit VR
-            Little Endian: the whole dataset zlib-compressed; see :data:`SegExportLib.writer.COMPRESSIONS`).
+        compression: ``None`` (Explicit VR Little Endian, read everywhere), ``"deflate"`` (Deflated Explicit VR
+            Little Endian: the whole dataset zlib-compressed) or ``"rle"`` (RLE Lossless, LABELMAP only); see
+            :data:`SegExportLib.writer.COMPRESSIONS`.
     """
 
     def __init__(
@@ -475,7 +476,7 @@ class MultiClassWriter(_BinaryWriter):
         return [_SegmentSource(0, label, described[label]) for label in chosen]
 
 
-class LayeredWriter(_BinaryWriter):
+class LayeredWriter(_SegWriter):
     """Write segments that may overlap as a BINARY DICOM SEG.
 
     The segmentation is either a list of labelmap layers (as Slicer stores shared labelmaps, and as dcmqi's
@@ -587,7 +588,7 @@ def _layers_overlap(layers: list[np.ndarray], segments: list[_SegmentSource]) ->
     return False
 
 
-class FractionalWriter(_BinaryWriter):
+class FractionalWriter(_SegWriter):
     """Write probability or occupancy maps as a FRACTIONAL DICOM SEG (8-bit, MaximumFractionalValue 255).
 
     The segmentation is a float image with values in [0, 1] (described by the template's only segment, or
