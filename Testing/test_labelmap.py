@@ -108,3 +108,15 @@ def test_dcmqis_label_map_segs_are_read(testdata: Path) -> None:
 def test_unknown_segmentation_type_is_refused() -> None:
     with pytest.raises(SegExportError, match="BINARY or LABELMAP"):
         MultiClassWriter(organs(1), segmentation_type="FRACTIONAL")
+
+
+def test_large_label_values_and_left_out_labels() -> None:
+    series = make_ct_series(rows=12, columns=12, slices=3, pixel_data=False)
+    labels = np.zeros((3, 12, 12), np.uint32)
+    labels[0, 1:4, 1:4], labels[1, 5:8, 5:8], labels[2, 0, 0] = 70000, 100000, 5
+    tpl = Template([SegmentDescription(v, label=str(v), algorithm_type="MANUAL") for v in (70000, 100000)])
+    writer = MultiClassWriter(tpl, skip_missing_segment=True, segmentation_type="LABELMAP")
+    dataset = writer.write(series.labelmap_image(labels), series.datasets)
+    expected = np.select([labels == 70000, labels == 100000], [1, 2], 0)
+    np.testing.assert_array_equal(MultiClassReader().read(dataset, series.datasets).data, expected)
+    assert writer.last_report.skipped_labels == [5]

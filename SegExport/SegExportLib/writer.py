@@ -404,9 +404,11 @@ class MultiClassWriter(_SegWriter):
         box = self._frame_box([labels], series, report)
         row_start, row_stop, column_start, column_stop = box
         dtype = np.uint8 if len(segments) < 256 else np.uint16
-        to_number = np.zeros(int(summary.values.max()) + 1, dtype=dtype)
+        # Segment number of each label value present (0 for labels left out); looked up by binary search so
+        # that memory does not grow with the size of the label values.
+        number_of_value = np.zeros(len(summary.values), dtype=dtype)
         for number, segment in enumerate(segments, start=1):
-            to_number[segment.label] = number
+            number_of_value[np.searchsorted(summary.values, segment.label)] = number
         if self.skip_empty_slices:
             columns = np.searchsorted(summary.values, [s.label for s in segments])
             slices = np.flatnonzero(summary.presence[:, columns].any(axis=1))
@@ -417,10 +419,17 @@ class MultiClassWriter(_SegWriter):
         shift = self._frame_shift(series, box)
         frames = [Frame(0, planes[k], planes[k].position + shift, index) for index, k in enumerate(slices, start=1)]
         pixels = np.empty((len(slices), row_stop - row_start, column_stop - column_start), dtype=dtype)
+        lookup = None
+        if summary.values[-1] < 1 << 16:  # small label values: a direct table is fastest
+            lookup = np.zeros(int(summary.values[-1]) + 1, dtype=dtype)
+            lookup[summary.values] = number_of_value
         for index, k in enumerate(slices):
             window = labels[k, row_start:row_stop, column_start:column_stop]
-            # Labels above the largest written one (left out with skip_missing_segment) map to background.
-            pixels[index] = to_number[np.minimum(window, len(to_number) - 1)] * (window < len(to_number))
+            if lookup is not None:
+                pixels[index] = lookup[window]
+            else:
+                position = np.minimum(np.searchsorted(summary.values, window), len(summary.values) - 1)
+                pixels[index] = np.where(summary.values[position] == window, number_of_value[position], 0)
         report.frame_count = len(frames)
         dataset = self._build_dataset(
             series,
