@@ -37,16 +37,7 @@ fi
 export SEGEXPORT_OHIF_NODE_PATH="$venvs/ohif/node_modules"
 
 # --- interpreters ---------------------------------------------------------------------------------
-find_python() {  # find_python 3.9 -> path of a python3.9 binary
-    local version=$1 candidate
-    for candidate in "python$version" $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version"*/bin/"python$version" 2>/dev/null | sort -V -r); do
-        if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys' >/dev/null 2>&1; then
-            command -v "$candidate"; return 0
-        fi
-    done
-    echo "python$version not found (install it, e.g. with pyenv)" >&2
-    return 1
-}
+source scripts/find_python.sh
 py39=$(find_python 3.9)
 py312=$(find_python 3.12)
 

@@ -1,0 +1,35 @@
+"""Write a SEG with SegExportLib (whole process: read headers and labelmap, write the file).
+
+Usage: python write_segexport.py LABELS.nrrd METAINFO.json CT_DIR OUT.dcm [--labelmap] [--compression NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import SimpleITK as sitk
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "SegExport"))
+
+from SegExportLib import template
+from SegExportLib.export import export_seg
+
+parser = argparse.ArgumentParser()
+parser.add_argument("labels")
+parser.add_argument("metainfo")
+parser.add_argument("ct_dir")
+parser.add_argument("out")
+parser.add_argument("--labelmap", action="store_true")
+parser.add_argument("--compression", default=None)
+arguments = parser.parse_args()
+export_seg(
+    sitk.ReadImage(arguments.labels),
+    template.from_dcmqi_metainfo(arguments.metainfo),
+    sorted(Path(arguments.ct_dir).glob("*.dcm")),
+    arguments.out,
+    overwrite=True,
+    compression=arguments.compression,
+    segmentation_type="LABELMAP" if arguments.labelmap else "BINARY",
+)
