@@ -72,3 +72,17 @@ def test_bounding_box_spans_all_non_zero_voxels() -> None:
     labels[2, 7, 9] = 4
     assert nonzero_bounding_box(labels) == (2, 8, 3, 10)
     assert nonzero_bounding_box(np.zeros((1, 2, 2), dtype=np.uint8)) is None
+
+
+@pytest.mark.parametrize(("rows", "columns"), [(23, 38), (24, 38), (7, 9), (16, 16), (512, 512)])
+def test_packing_frames_with_few_used_rows(rows: int, columns: int) -> None:
+    """Only the used rows are packed; frames that are empty or use a few rows must still land bit-exact."""
+    rng = np.random.default_rng(rows + columns)
+    frames = np.zeros((9, rows, columns), dtype=bool)
+    for index in range(1, 9):  # frame 0 stays empty
+        used = rng.choice(rows, size=min(rows, int(rng.integers(1, 4))), replace=False)
+        frames[index, used] = rng.random((len(used), columns)) < 0.5
+    packer = BinaryFramePacker(len(frames), rows, columns)
+    for index in rng.permutation(len(frames)):
+        packer.put(int(index), frames[index])
+    assert packer.pixel_data() == reference_packing(frames)

@@ -86,19 +86,29 @@ class BinaryFramePacker:
         self._buffer = np.zeros(total_bytes + (total_bytes % 2), dtype=np.uint8)
 
     def put(self, index: int, mask: np.ndarray) -> None:
-        """Store frame ``index`` from a (rows, columns) boolean mask."""
+        """Store frame ``index`` from a (rows, columns) boolean mask.
+
+        The buffer starts zeroed and each frame is stored once, so only the rows from the first to the last
+        one holding a set pixel are packed: a small segment costs a few rows, not a whole frame.
+        """
         if mask.shape != (self.rows, self.columns):
             raise ValueError(f"frame mask has shape {mask.shape}, expected {(self.rows, self.columns)}")
-        start_bit = index * self.bits_per_frame
-        if start_bit % 8 == 0 and self.bits_per_frame % 8 == 0:
-            start = start_bit // 8
-            self._buffer[start : start + self.bits_per_frame // 8] = np.packbits(mask, axis=None, bitorder="little")
+        used_rows = np.flatnonzero(mask.any(axis=1))
+        if used_rows.size == 0:
             return
-        # Frame boundaries fall inside bytes: pack with the leading bit offset and OR the
-        # result in, so the bits of the neighbouring frames sharing the edge bytes survive.
+        first_row, last_row = int(used_rows[0]), int(used_rows[-1]) + 1
+        start_bit = index * self.bits_per_frame + first_row * self.columns
+        bit_count = (last_row - first_row) * self.columns
+        rows = mask[first_row:last_row]
+        if start_bit % 8 == 0 and bit_count % 8 == 0:
+            start = start_bit // 8
+            self._buffer[start : start + bit_count // 8] = np.packbits(rows, axis=None, bitorder="little")
+            return
+        # The packed rows start or end inside a byte: pack with the leading bit offset and OR the result in,
+        # so the bits of the neighbouring rows or frames sharing the edge bytes survive.
         offset = start_bit % 8
-        bits = np.zeros(offset + self.bits_per_frame, dtype=bool)
-        bits[offset:] = mask.ravel()
+        bits = np.zeros(offset + bit_count, dtype=bool)
+        bits[offset:] = rows.ravel()
         packed = np.packbits(bits, bitorder="little")
         start = start_bit // 8
         self._buffer[start : start + len(packed)] |= packed
