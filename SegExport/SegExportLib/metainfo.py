@@ -1,19 +1,10 @@
 """Validation of dcmqi segmentation metainfo documents, written by hand.
 
-Slicer bundles no ``jsonschema``, so :func:`validate_metainfo` checks what dcmqi's
-``seg-schema.json`` requires, plus what dcmqi itself refuses (an algorithm name for
-non-manual segments) and what DICOM needs (distinct labels per labelmap, Tracking ID
-and UID together). It returns every problem at once; each message starts with the
-JSON path of the field and says how to fix it.
-
-It is lenient where real files differ from the schema but the meaning is clear:
-``SeriesNumber``/``InstanceNumber`` may be numbers or numeric strings, colours may be
-floats (Slicer writes ``r * 255``), and a ``CodeValue`` may be longer than 16
-characters (it is written as LongCodeValue).
-
-Fields the schema does not know, at the top level or in a segment, are not problems:
-they are ignored, logged as warnings on this module's logger and, when the caller
-passes a list as ``warnings``, appended to it.
+Slicer bundles no ``jsonschema``, so :func:`validate_metainfo` checks what
+dcmqi's ``seg-schema.json`` requires (and what dcmqi itself refuses) and returns
+every problem at once, each starting with the JSON path of the field and saying
+how to fix it. Real files differ from the schema in harmless ways (Slicer writes
+colours as floats, some tools write SeriesNumber as a number): those are accepted.
 
 >>> validate_metainfo({"segmentAttributes": [[{"labelID": 0}]]})[0]
 '$.segmentAttributes[0][0].labelID: must be a whole number >= 1 (the voxel value of the segment), got 0'
@@ -21,329 +12,214 @@ passes a list as ``warnings``, appended to it.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from collections.abc import Callable
-from typing import Any
-
-__all__ = ["ALGORITHM_TYPES", "validate_metainfo"]
+from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
 
 ALGORITHM_TYPES = ("AUTOMATIC", "MANUAL", "SEMIAUTOMATIC")
-"""The values SegmentAlgorithmType may take."""
-
-REQUIRED_SEGMENT_FIELDS = (
-    "labelID",
-    "SegmentedPropertyCategoryCodeSequence",
-    "SegmentedPropertyTypeCodeSequence",
-    "SegmentAlgorithmType",
-)
-CODE_SEQUENCE_FIELDS = (
+CODE_SEQUENCE_KEYS = (
     "SegmentedPropertyCategoryCodeSequence",
     "SegmentedPropertyTypeCodeSequence",
     "SegmentedPropertyTypeModifierCodeSequence",
     "AnatomicRegionSequence",
     "AnatomicRegionModifierSequence",
 )
-_REQUIRED_CODE_FIELDS = ("CodeValue", "CodingSchemeDesignator", "CodeMeaning")
-_CODE_FIELDS = (*_REQUIRED_CODE_FIELDS, "CodingSchemeVersion")
+REQUIRED_SEGMENT_KEYS = (
+    "labelID",
+    "SegmentedPropertyCategoryCodeSequence",
+    "SegmentedPropertyTypeCodeSequence",
+    "SegmentAlgorithmType",
+)
 
-_CODE_STRING = re.compile(r"[A-Z0-9 _]*")
-_INTEGER_STRING = re.compile(r"[+-]?[0-9]+")
-_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
-
-Check = Callable[[Any, str], list[str]]
-
-
-def _shown(value: Any) -> str:
-    """``value`` as the message shows it: strings quoted as in Python, the rest as JSON, cut short."""
-    if isinstance(value, str):
-        text = repr(value)
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=False)
-        except (TypeError, ValueError):
-            text = repr(value)
-    return text if len(text) <= 80 else f"{text[:77]}..."
+_CS_PATTERN = re.compile(r"^[A-Z0-9 _]*$")
+_UI_PATTERN = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+_IS_PATTERN = re.compile(r"^[+-]?[0-9]+$")
 
 
-def _text(limit: int | None, vr: str, backslash_allowed: bool = False) -> Check:
-    """A check for a DICOM text value of representation ``vr`` holding at most ``limit`` characters."""
-
+def _text(limit: int) -> Callable[[Any, str], list[str]]:
     def check(value: Any, path: str) -> list[str]:
         if not isinstance(value, str):
-            return [f"{path}: must be a string ({vr}), got {_shown(value)}; put the value in double quotes"]
-        if limit is not None and len(value) > limit:
-            return [f"{path}: must be at most {limit} characters ({vr}), got {len(value)}; shorten it"]
-        if not backslash_allowed and "\\" in value:
-            return [f"{path}: must not contain a backslash (DICOM uses it to separate values); remove it"]
+            return [f"{path}: must be a string, got {type(value).__name__} {value!r}"]
+        if len(value) > limit:
+            return [f"{path}: must be at most {limit} characters, got {len(value)}; shorten it"]
+        if "\\" in value:
+            return [f"{path}: must not contain a backslash (it separates DICOM values)"]
         return []
 
     return check
 
 
 def _code_string(value: Any, path: str) -> list[str]:
-    problems = _text(16, "CS")(value, path)
-    if not problems and not _CODE_STRING.fullmatch(value):
-        problems.append(
-            f"{path}: may hold only upper-case letters A-Z, digits, space and underscore (CS), got {_shown(value)}; "
-            f"e.g. {_shown(re.sub('[^A-Z0-9 _]', '_', value.upper()))}"
-        )
+    problems = _text(16)(value, path)
+    if not problems and not _CS_PATTERN.match(value):
+        problems.append(f"{path}: may hold only upper-case letters, digits, space and underscore, got {value!r}")
     return problems
 
 
 def _integer_string(value: Any, path: str) -> list[str]:
-    """IS: the schema wants a string such as "300"; a JSON number is accepted too."""
-    text = value.strip() if isinstance(value, str) else None
-    if isinstance(value, int) and not isinstance(value, bool):
-        text = str(value)
-    if text is None or not _INTEGER_STRING.fullmatch(text) or len(text) > 12 or not -(2**31) <= int(text) < 2**31:
-        return [f'{path}: must be a whole number such as "300" (IS, at most 12 characters), got {_shown(value)}']
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return [f'{path}: must be a whole number such as "300", got {value!r}']
+    text = str(value).strip()
+    if not _IS_PATTERN.match(text) or len(text) > 12 or not -(2**31) <= int(text) < 2**31:
+        return [f'{path}: must be a whole number such as "300" (at most 12 characters), got {value!r}']
     return []
 
 
 def _uid(value: Any, path: str) -> list[str]:
-    if not isinstance(value, str) or len(value) > 64 or not _UID.fullmatch(value):
+    if not isinstance(value, str) or not _UI_PATTERN.match(value) or len(value) > 64:
         return [
-            f"{path}: must be a DICOM UID: numbers separated by dots, without leading zeros, at most 64 "
-            f"characters (e.g. '2.25.' followed by a random 128-bit integer), got {_shown(value)}"
+            f"{path}: must be a DICOM UID (digits and dots, at most 64 characters, no leading zeros), got {value!r}"
         ]
     return []
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # NaN != NaN
+def _triplet(low: float, high: float, integers: bool, what: str) -> Callable[[Any, str], list[str]]:
+    def check(value: Any, path: str) -> list[str]:
+        kind = "whole numbers" if integers else "numbers"
+        ok = (
+            isinstance(value, list)
+            and len(value) == 3
+            and all(
+                isinstance(v, (int, float))
+                and not isinstance(v, bool)
+                and low <= v <= high
+                and (not integers or float(v).is_integer())
+                for v in value
+            )
+        )
+        return [] if ok else [f"{path}: must be {what}: 3 {kind} from {low:g} to {high:g}, got {value!r}"]
+
+    return check
 
 
-def _rgb(value: Any, path: str) -> list[str]:
-    if isinstance(value, list) and len(value) == 3 and all(_is_number(v) and 0 <= v <= 255 for v in value):
-        return []
-    return [f"{path}: must be an sRGB colour, 3 numbers from 0 to 255 such as [128, 174, 128], got {_shown(value)}"]
-
-
-def _cielab(value: Any, path: str) -> list[str]:
-    if isinstance(value, list) and len(value) == 3 and all(_is_integer(v) and 0 <= v <= 65535 for v in value):
-        return []
-    return [
-        f"{path}: must be a DICOM scaled CIELab colour, 3 whole numbers from 0 to 65535 such as "
-        f"[43803, 26565, 37722], got {_shown(value)}; or give recommendedDisplayRGBValue instead"
-    ]
-
-
-def _is_integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-TOP_LEVEL_FIELDS: dict[str, Check] = {
-    "ContentCreatorName": _text(64, "PN"),
-    "ClinicalTrialSeriesID": _text(64, "LO"),
-    "ClinicalTrialTimePointID": _text(64, "LO"),
-    "ClinicalTrialCoordinatingCenterName": _text(64, "LO"),
+TOP_LEVEL_FIELDS: dict[str, Callable[[Any, str], list[str]]] = {
+    "ContentCreatorName": _text(64),
+    "ClinicalTrialSeriesID": _text(64),
+    "ClinicalTrialTimePointID": _text(64),
+    "ClinicalTrialCoordinatingCenterName": _text(64),
     "ContentLabel": _code_string,
-    "ContentDescription": _text(64, "LO"),
-    "SeriesDescription": _text(64, "LO"),
+    "ContentDescription": _text(64),
+    "SeriesDescription": _text(64),
     "SeriesNumber": _integer_string,
     "InstanceNumber": _integer_string,
     "BodyPartExamined": _code_string,
 }
-"""The series-level fields and their checks (``segmentAttributes`` and its file mapping are checked apart)."""
-
-SEGMENT_FIELDS: dict[str, Check] = {
-    "SegmentLabel": _text(64, "LO"),
-    "SegmentDescription": _text(1024, "ST", backslash_allowed=True),
-    "SegmentAlgorithmName": _text(64, "LO"),
-    "recommendedDisplayRGBValue": _rgb,
-    "RecommendedDisplayCIELabValue": _cielab,
-    "TrackingIdentifier": _text(None, "UT", backslash_allowed=True),
+SEGMENT_FIELDS: dict[str, Callable[[Any, str], list[str]]] = {
+    "SegmentLabel": _text(64),
+    "SegmentDescription": _text(64),
+    "SegmentAlgorithmName": _text(64),
+    "recommendedDisplayRGBValue": _triplet(0, 255, False, "an sRGB colour"),
+    "RecommendedDisplayCIELabValue": _triplet(0, 65535, True, "a DICOM scaled CIELab colour"),
+    "TrackingIdentifier": _text(1024),
     "TrackingUniqueIdentifier": _uid,
 }
-"""The optional segment fields that are not codes, and their checks."""
-
-_KNOWN_TOP_LEVEL = {"@schema", "segmentAttributes", "segmentAttributesFileMapping", *TOP_LEVEL_FIELDS}
-_KNOWN_SEGMENT = {*REQUIRED_SEGMENT_FIELDS, *CODE_SEQUENCE_FIELDS, *SEGMENT_FIELDS}
+IGNORED_TOP_LEVEL_KEYS = ("@schema",)
 
 
 def _check_code(value: Any, path: str) -> list[str]:
-    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
-        return [f"{path}: must be a single object, not a list; remove the square brackets around it"]
     if not isinstance(value, dict):
-        return [
-            f"{path}: must be an object with CodeValue, CodingSchemeDesignator and CodeMeaning, got {_shown(value)}"
-        ]
+        return [f"{path}: must be an object with CodeValue, CodingSchemeDesignator and CodeMeaning, got {value!r}"]
     problems = []
-    for key in _REQUIRED_CODE_FIELDS:
+    for key, limit in (("CodeValue", 64), ("CodingSchemeDesignator", 16), ("CodeMeaning", 64)):
         if key not in value:
-            problems.append(f"{path}.{key}: required field is missing; add it (a non-empty string)")
+            problems.append(f"{path}.{key}: required field is missing")
         elif not isinstance(value[key], str) or not value[key].strip():
-            problems.append(f"{path}.{key}: must be a non-empty string, got {_shown(value[key])}")
-    # CodeValue may exceed SH's 16 characters: the writer then uses LongCodeValue (or URNCodeValue for URNs).
-    for key, check in (
-        ("CodeValue", _text(None, "SH")),
-        ("CodingSchemeDesignator", _text(16, "SH")),
-        ("CodeMeaning", _text(64, "LO")),
-    ):
-        if isinstance(value.get(key), str) and value[key].strip():
-            problems.extend(check(value[key], f"{path}.{key}"))
-    if "CodingSchemeVersion" in value:
-        problems.extend(_text(16, "SH")(value["CodingSchemeVersion"], f"{path}.CodingSchemeVersion"))
-    problems.extend(
-        f"{path}.{key}: unknown field in a code; a code holds only {', '.join(_CODE_FIELDS)}; remove it"
-        for key in sorted(set(value) - set(_CODE_FIELDS), key=str)
-    )
+            problems.append(f"{path}.{key}: must be a non-empty string, got {value[key]!r}")
+        else:
+            problems.extend(_text(limit)(value[key], f"{path}.{key}"))
+    for key in sorted(set(value) - {"CodeValue", "CodingSchemeDesignator", "CodeMeaning", "CodingSchemeVersion"}):
+        problems.append(
+            f"{path}.{key}: unknown field in a code (allowed: CodeValue, CodingSchemeDesignator, CodeMeaning)"
+        )
     return problems
 
 
 def _check_segment(segment: Any, path: str, warnings: list[str]) -> list[str]:
     if not isinstance(segment, dict):
-        return [f"{path}: must be an object describing one segment, got {_shown(segment)}"]
-    problems = [
-        f"{path}.{key}: required field is missing; add it" for key in REQUIRED_SEGMENT_FIELDS if key not in segment
-    ]
-    if "labelID" in segment:
-        label = segment["labelID"]
-        if not _is_integer(label) or label < 1:
-            problems.append(
-                f"{path}.labelID: must be a whole number >= 1 (the voxel value of the segment), got {_shown(label)}"
-            )
+        return [f"{path}: must be an object describing one segment, got {segment!r}"]
+    problems = [f"{path}.{key}: required field is missing" for key in REQUIRED_SEGMENT_KEYS if key not in segment]
+    label = segment.get("labelID")
+    if "labelID" in segment and (isinstance(label, bool) or not isinstance(label, int) or label < 1):
+        problems.append(f"{path}.labelID: must be a whole number >= 1 (the voxel value of the segment), got {label!r}")
     algorithm_type = segment.get("SegmentAlgorithmType")
     if "SegmentAlgorithmType" in segment and algorithm_type not in ALGORITHM_TYPES:
         problems.append(
-            f"{path}.SegmentAlgorithmType: must be one of {', '.join(ALGORITHM_TYPES)}, got {_shown(algorithm_type)}"
+            f"{path}.SegmentAlgorithmType: must be one of {', '.join(ALGORITHM_TYPES)}, got {algorithm_type!r}"
         )
-    name_reported = False
-    if algorithm_type in ("AUTOMATIC", "SEMIAUTOMATIC"):
-        name = segment.get("SegmentAlgorithmName")
-        if not isinstance(name, str) or not name.strip():
-            state = "is missing" if name is None else f"is {_shown(name)}"
-            problems.append(
-                f"{path}.SegmentAlgorithmName: required when SegmentAlgorithmType is {algorithm_type} "
-                f"(dcmqi refuses it otherwise), but it {state}; name the algorithm "
-                '(e.g. "TotalSegmentator") or set SegmentAlgorithmType to MANUAL'
-            )
-            name_reported = True
-    for key in CODE_SEQUENCE_FIELDS:
+    if algorithm_type in ("AUTOMATIC", "SEMIAUTOMATIC") and not segment.get("SegmentAlgorithmName"):
+        problems.append(
+            f"{path}.SegmentAlgorithmName: required when SegmentAlgorithmType is {algorithm_type}; "
+            'name the algorithm (e.g. "TotalSegmentator") or set the type to MANUAL'
+        )
+    for key in CODE_SEQUENCE_KEYS:
         if key in segment:
             problems.extend(_check_code(segment[key], f"{path}.{key}"))
     if "AnatomicRegionModifierSequence" in segment and "AnatomicRegionSequence" not in segment:
-        problems.append(
-            f"{path}.AnatomicRegionModifierSequence: only allowed together with AnatomicRegionSequence; "
-            "add the anatomic region it modifies or remove the modifier"
-        )
+        problems.append(f"{path}.AnatomicRegionModifierSequence: only allowed together with AnatomicRegionSequence")
     for key, check in SEGMENT_FIELDS.items():
-        if key in segment and not (key == "SegmentAlgorithmName" and name_reported):
+        if key in segment:
             problems.extend(check(segment[key], f"{path}.{key}"))
-    has_tracking_id = "TrackingIdentifier" in segment
-    if has_tracking_id != ("TrackingUniqueIdentifier" in segment):
-        missing, present = (
-            ("TrackingUniqueIdentifier", "TrackingIdentifier")
-            if has_tracking_id
-            else ("TrackingIdentifier", "TrackingUniqueIdentifier")
-        )
-        problems.append(
-            f"{path}.{missing}: required when {present} is given (DICOM needs Tracking ID and Tracking UID "
-            f"together); add it or remove {present}"
-        )
-    warnings.extend(
-        f"{path}.{key}: unknown field, ignored" for key in sorted(set(segment) - _KNOWN_SEGMENT, key=str)
-    )
-    return problems
-
-
-def _check_segment_attributes(attributes: Any, warnings: list[str]) -> list[str]:
-    path = "$.segmentAttributes"
-    if not isinstance(attributes, list) or not attributes:
-        return [
-            f"{path}: must be a non-empty list with one inner list of segments per labelmap, "
-            f"e.g. [[{{...}}, {{...}}]], got {_shown(attributes)}"
-        ]
-    problems = []
-    for layer, segments in enumerate(attributes):
-        layer_path = f"{path}[{layer}]"
-        if not isinstance(segments, list) or not segments:
-            hint = (
-                "; wrap the segment objects in an inner list (one list per labelmap file)"
-                if isinstance(segments, dict)
-                else "; describe at least one segment of that labelmap, or remove the list"
-            )
-            problems.append(f"{layer_path}: must be a non-empty list of segments{hint}")
-            continue
-        first_use: dict[int, int] = {}
-        for index, segment in enumerate(segments):
-            segment_path = f"{layer_path}[{index}]"
-            problems.extend(_check_segment(segment, segment_path, warnings))
-            label = segment.get("labelID") if isinstance(segment, dict) else None
-            if not _is_integer(label):
-                continue
-            if label in first_use:
-                problems.append(
-                    f"{segment_path}.labelID: {label} is already used by {layer_path}[{first_use[label]}]; labels "
-                    "within one labelmap (inner list) must differ: renumber one, or move it to another list"
-                )
-            else:
-                first_use[label] = index
-    return problems
-
-
-def _check_file_mapping(mapping: Any, attributes: Any) -> list[str]:
-    path = "$.segmentAttributesFileMapping"
-    if not isinstance(mapping, list) or not mapping:
-        return [f"{path}: must be a non-empty list of file names, one per list in segmentAttributes"]
-    problems = [
-        f"{path}[{index}]: must be a non-empty string (a file name), got {_shown(name)}"
-        for index, name in enumerate(mapping)
-        if not isinstance(name, str) or not name
-    ]
-    if isinstance(attributes, list) and attributes and len(mapping) != len(attributes):
-        problems.append(
-            f"{path}: has {len(mapping)} entries but segmentAttributes has {len(attributes)} lists; "
-            "give one file name per list"
-        )
+    known = set(REQUIRED_SEGMENT_KEYS) | set(CODE_SEQUENCE_KEYS) | set(SEGMENT_FIELDS)
+    warnings.extend(f"{path}.{key}: unknown field, ignored" for key in sorted(set(segment) - known))
     return problems
 
 
 def validate_metainfo(document: Any, warnings: list[str] | None = None) -> list[str]:
-    """Return every problem of a dcmqi seg metainfo ``document`` (an empty list if it is valid).
+    """Return every problem of a metainfo ``document`` (empty if valid).
 
-    Each problem starts with the JSON path of the field, e.g.
-    ``$.segmentAttributes[0][1].SegmentAlgorithmType: must be one of AUTOMATIC, MANUAL, SEMIAUTOMATIC, got 'AUTO'``.
-    Unknown fields are not problems: they are logged as warnings and appended to ``warnings`` when given.
-
-    >>> notes = []
-    >>> validate_metainfo({"Comment": "x", "segmentAttributes": [[{"labelID": 1, "SegmentAlgorithmType": "MANUAL",
-    ...     "SegmentedPropertyCategoryCodeSequence": {"CodeValue": "85756007", "CodingSchemeDesignator": "SCT",
-    ...         "CodeMeaning": "Tissue"},
-    ...     "SegmentedPropertyTypeCodeSequence": {"CodeValue": "85756007", "CodingSchemeDesignator": "SCT",
-    ...         "CodeMeaning": "Tissue"}}]]}, notes)
-    []
-    >>> notes
-    ['$.Comment: unknown field, ignored']
+    Unknown fields are not problems; they are appended to ``warnings`` (when given) and logged.
     """
+    collected: list[str] = []
     if not isinstance(document, dict):
-        kind = "a list" if isinstance(document, list) else _shown(document)
-        return [f"$: the metainfo must be a JSON object ({{...}}), got {kind}"]
-    found: list[str] = [
-        f"$.{key}: unknown field, ignored" for key in sorted(set(document) - _KNOWN_TOP_LEVEL, key=str)
-    ]
+        return [f"$: the metainfo must be a JSON object, got {type(document).__name__}"]
     problems: list[str] = []
-    if "@schema" in document and not isinstance(document["@schema"], str):
-        problems.append(f"$.@schema: must be a string (the schema URL), got {_shown(document['@schema'])}")
     for key, check in TOP_LEVEL_FIELDS.items():
         if key in document:
             problems.extend(check(document[key], f"$.{key}"))
-    if "segmentAttributes" in document:
-        problems.extend(_check_segment_attributes(document["segmentAttributes"], found))
-    else:
+    attributes = document.get("segmentAttributes")
+    if "segmentAttributes" not in document:
         problems.append(
-            "$.segmentAttributes: required field is missing; list the segments, one inner list per labelmap file"
+            "$.segmentAttributes: required field is missing: list the segments, one inner list per labelmap file"
         )
+    elif not isinstance(attributes, list) or not attributes:
+        problems.append("$.segmentAttributes: must be a non-empty list of lists of segments, e.g. [[{...}, {...}]]")
+    else:
+        for outer, segments in enumerate(attributes):
+            path = f"$.segmentAttributes[{outer}]"
+            if not isinstance(segments, list) or not segments:
+                hint = (
+                    " (wrap the segment objects in an inner list: one list per labelmap file)"
+                    if isinstance(segments, dict)
+                    else ""
+                )
+                problems.append(f"{path}: must be a non-empty list of segments{hint}")
+                continue
+            seen: dict[int, int] = {}
+            for inner, segment in enumerate(segments):
+                problems.extend(_check_segment(segment, f"{path}[{inner}]", collected))
+                label = segment.get("labelID") if isinstance(segment, dict) else None
+                if isinstance(label, int) and not isinstance(label, bool):
+                    if label in seen:
+                        problems.append(
+                            f"{path}[{inner}].labelID: {label} is used by {path}[{seen[label]}] too; "
+                            "labels within one labelmap must differ"
+                        )
+                    seen.setdefault(label, inner)
+    mapping = document.get("segmentAttributesFileMapping")
     if "segmentAttributesFileMapping" in document:
-        problems.extend(
-            _check_file_mapping(document["segmentAttributesFileMapping"], document.get("segmentAttributes"))
-        )
-    for warning in found:
+        if not isinstance(mapping, list) or not all(isinstance(m, str) for m in mapping):
+            problems.append("$.segmentAttributesFileMapping: must be a list of file names")
+        elif isinstance(attributes, list) and len(mapping) != len(attributes):
+            problems.append(
+                f"$.segmentAttributesFileMapping: has {len(mapping)} entries but segmentAttributes has "
+                f"{len(attributes)} lists; give one file name per list"
+            )
+    known = set(TOP_LEVEL_FIELDS) | {"segmentAttributes", "segmentAttributesFileMapping", *IGNORED_TOP_LEVEL_KEYS}
+    collected[:0] = [f"$.{key}: unknown field, ignored" for key in sorted(set(document) - known)]
+    for warning in collected:
         logger.warning("metainfo: %s", warning)
     if warnings is not None:
-        warnings.extend(found)
+        warnings.extend(collected)
     return problems
