@@ -94,3 +94,33 @@ def test_deflate_makes_sparse_segs_much_smaller(tmp_path: Path) -> None:
 def test_unknown_compression_is_refused_with_the_choices() -> None:
     with pytest.raises(SegExportError, match="choose one of none, deflate"):
         MultiClassWriter(organs(1), compression="jpeg2000")
+
+
+def test_deflate_in_many_chunks_is_one_valid_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dcmqi: Path, highdicom_oracle: str
+) -> None:
+    # Large SEGs are deflated in chunks on several threads; small chunks make this one take that path.
+    from SegExportLib import fileio
+
+    monkeypatch.setattr(fileio, "DEFLATE_CHUNK_BYTES", 512)
+    series = make_ct_series(rows=64, columns=56, slices=10)
+    ct_files = series.write(tmp_path / "ct")
+    labels = make_labelmap(series, segment_count=3, seed=11)
+    dataset = MultiClassWriter(organs(3), compression="deflate").write(series.labelmap_image(labels), ct_files)
+    path = write_file(dataset, tmp_path / "seg.dcm")
+    assert len(dataset.PixelData) > 10 * fileio.DEFLATE_CHUNK_BYTES
+
+    reread = pydicom.dcmread(path)
+    assert reread.PixelData == dataset.PixelData
+    assert reread.NumberOfFrames == dataset.NumberOfFrames
+    headers = [pydicom.dcmread(p, stop_before_pixels=True) for p in ct_files]
+    by_dcmqi = dcmqi_decode(path, tmp_path / "dcmqi")
+    by_highdicom = highdicom_decode(path, ct_files)
+    uids = [p.sop_instance_uid for p in SourceSeries.from_datasets(headers).planes]
+    for number in (1, 2, 3):
+        dcmqi_masks = masks_by_instance_from_volume(by_dcmqi[number], headers)
+        for k, uid in enumerate(uids):
+            np.testing.assert_array_equal(dcmqi_masks[uid] != 0, labels[k] == number)
+            np.testing.assert_array_equal(
+                by_highdicom[number].get(uid, np.zeros_like(labels[k])) != 0, labels[k] == number
+            )

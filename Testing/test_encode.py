@@ -62,6 +62,41 @@ def test_summary_of_large_label_values_uses_the_sparse_path() -> None:
     assert summary.slices_of(5).tolist() == [2]
 
 
+@pytest.mark.parametrize(
+    ("dtype", "high", "fill"),
+    [
+        (np.uint8, 5, 0.6),  # dense, few labels: the (label, row) table path
+        (np.uint16, 1000, 0.02),  # sparse, many labels: the sorting path
+        (np.uint32, 100000, 0.3),  # label values too large for a table
+    ],
+)
+def test_summary_rows_match_a_brute_force_search(dtype: type, high: int, fill: float) -> None:
+    rng = np.random.default_rng(high)
+    labels = (rng.integers(1, high + 1, size=(5, 17, 13)) * (rng.random((5, 17, 13)) < fill)).astype(dtype)
+    labels[2] = 0  # an empty slice
+    summary = summarize_labels(labels)
+    assert summary.values.tolist() == sorted(set(labels.ravel().tolist()) - {0})
+    for value in summary.values.tolist():
+        slices = [k for k in range(5) if (labels[k] == value).any()]
+        assert summary.slices_of(value).tolist() == slices
+        for k in slices:
+            rows = np.flatnonzero((labels[k] == value).any(axis=1))
+            assert summary.row_band(value, k) == (rows[0], rows[-1] + 1)
+
+
+def test_packing_given_rows_equals_packing_the_whole_frame() -> None:
+    rng = np.random.default_rng(3)
+    frames = np.zeros((3, 7, 9), dtype=bool)  # 63 bits per frame: rows straddle byte boundaries
+    frames[:, 2:5] = rng.random((3, 3, 9)) < 0.5
+    whole, by_rows = BinaryFramePacker(3, 7, 9), BinaryFramePacker(3, 7, 9)
+    for index in range(3):
+        whole.put(index, frames[index])
+        by_rows.put_rows(index, 2, frames[index, 2:5])
+    assert by_rows.pixel_data() == whole.pixel_data()
+    with pytest.raises(ValueError, match="do not fit"):
+        by_rows.put_rows(0, 6, frames[0, 2:5])
+
+
 def test_summary_of_an_empty_labelmap_is_empty() -> None:
     assert len(summarize_labels(np.zeros((2, 3, 3), dtype=np.uint8)).values) == 0
 

@@ -6,7 +6,7 @@ mapped onto 0..65535. The conversion uses the sRGB primaries and the D65 white
 point, as dcmqi and 3D Slicer do, so Slicer shows the colour the user picked.
 
 >>> rgb_to_cielab((255, 255, 255))
-(65535, 32896, 32896)
+(65535, 32897, 32893)
 >>> cielab_to_rgb(rgb_to_cielab((128, 174, 128)))
 (128, 174, 128)
 """

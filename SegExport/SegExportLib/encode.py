@@ -8,7 +8,7 @@ which is not a byte boundary when ``rows * columns`` is not a multiple of 8.
 >>> packer.put(0, np.array([[True, False, True]]))
 >>> packer.put(1, np.array([[True, True, False]]))
 >>> packer.pixel_data()
-b'-\\x00'
+b'\\x1d\\x00'
 """
 
 from __future__ import annotations
@@ -17,46 +17,86 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Beyond this label value a per-slice bincount table would be too large; fall back to np.unique.
-_MAX_BINCOUNT_LABEL = 1 << 16
+# A slice's (label, row) pairs are counted in a table when it is at most this many times larger than the box
+# around the slice's labels; otherwise they are sorted (a table costs its size, sorting costs its input).
+_TABLE_TO_VOXELS = 8
 
 
 @dataclass(frozen=True)
 class LabelSummary:
-    """Which label values occur in which slices of a labelmap."""
+    """Which label values occur in which slices of a labelmap, and in which rows.
+
+    >>> summary = summarize_labels(np.array([[[0, 2], [0, 0]], [[0, 0], [5, 0]]]))
+    >>> summary.values.tolist(), summary.slices_of(5).tolist(), summary.row_band(5, 1)
+    ([2, 5], [1], (1, 2))
+    """
 
     values: np.ndarray
     """The distinct non-zero label values, ascending."""
     presence: np.ndarray
     """Boolean array (slices, len(values)): ``presence[k, i]`` if ``values[i]`` occurs in slice k."""
+    first_rows: np.ndarray | None = None
+    """Array (slices, len(values)): the first row of slice k holding ``values[i]`` (when known)."""
+    stop_rows: np.ndarray | None = None
+    """Array (slices, len(values)): one past the last row of slice k holding ``values[i]`` (when known)."""
 
     def slices_of(self, value: int) -> np.ndarray:
         """Indices of the slices that contain ``value``."""
         column = int(np.searchsorted(self.values, value))
         return np.flatnonzero(self.presence[:, column])
 
+    def row_band(self, value: int, k: int) -> tuple[int, int] | None:
+        """Rows ``(first, stop)`` of slice ``k`` that hold ``value``, or None when the summary has no row data."""
+        if self.first_rows is None or self.stop_rows is None:
+            return None
+        column = int(np.searchsorted(self.values, value))
+        return int(self.first_rows[k, column]), int(self.stop_rows[k, column])
+
 
 def summarize_labels(labels: np.ndarray) -> LabelSummary:
-    """Find the label values of a (slices, rows, columns) integer array and the slices holding each.
+    """Find the label values of a (slices, rows, columns) integer array, and the slices and rows holding each.
 
-    One pass, one slice at a time, so memory stays at one slice's worth beyond the input.
+    One slice at a time, inside the box around its non-zero voxels: memory stays at one slice's worth beyond
+    the input and the result, and the time grows with the segmented area, not with labels times slices.
     """
     slice_count = labels.shape[0]
-    max_label = int(labels.max()) if labels.size else 0
-    if max_label == 0:
-        return LabelSummary(np.zeros(0, dtype=np.int64), np.zeros((slice_count, 0), dtype=bool))
-    if max_label < _MAX_BINCOUNT_LABEL:
-        counts = np.zeros((slice_count, max_label + 1), dtype=bool)
-        for k in range(slice_count):
-            counts[k] = np.bincount(labels[k].ravel(), minlength=max_label + 1) > 0
-        present = np.flatnonzero(counts[:, 1:].any(axis=0)) + 1
-        return LabelSummary(present.astype(np.int64), counts[:, present])
-    per_slice = [np.unique(labels[k]) for k in range(slice_count)]
-    present = np.setdiff1d(np.unique(np.concatenate(per_slice)), [0])
+    per_slice = [_labels_and_rows(labels[k]) for k in range(slice_count)]
+    present = np.unique(np.concatenate([values for values, _, _ in per_slice]))
     presence = np.zeros((slice_count, len(present)), dtype=bool)
-    for k, values in enumerate(per_slice):
-        presence[k, np.searchsorted(present, np.setdiff1d(values, [0]))] = True
-    return LabelSummary(present.astype(np.int64), presence)
+    first_rows = np.zeros((slice_count, len(present)), dtype=np.int32)
+    stop_rows = np.zeros((slice_count, len(present)), dtype=np.int32)
+    for k, (values, first, stop) in enumerate(per_slice):
+        columns = np.searchsorted(present, values)
+        presence[k, columns] = True
+        first_rows[k, columns] = first
+        stop_rows[k, columns] = stop
+    return LabelSummary(present.astype(np.int64), presence, first_rows, stop_rows)
+
+
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _labels_and_rows(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-zero values of a 2D label array with, for each, its first row and one past its last row."""
+    used_rows = np.flatnonzero(plane.any(axis=1))
+    if used_rows.size == 0:
+        return _NONE, _NONE, _NONE
+    row_start, row_stop = int(used_rows[0]), int(used_rows[-1]) + 1
+    used_columns = np.flatnonzero(plane[row_start:row_stop].any(axis=0))
+    box = plane[row_start:row_stop, int(used_columns[0]) : int(used_columns[-1]) + 1]
+    height = row_stop - row_start
+    # One key per (value, row), value-major, so that sorted keys list each value's rows in ascending order.
+    keys = box.astype(np.int64) * height + np.arange(height)[:, None]
+    table_size = (int(box.max()) + 1) * height
+    if table_size <= _TABLE_TO_VOXELS * box.size:
+        pairs = np.flatnonzero(np.bincount(keys.ravel(), minlength=table_size))
+    else:
+        pairs = np.unique(keys)
+    pairs = pairs[pairs >= height]  # value 0 is background
+    values, rows = np.divmod(pairs, height)
+    starts = np.flatnonzero(np.diff(values, prepend=-1))
+    ends = np.append(starts[1:] - 1, len(values) - 1)
+    return values[starts], rows[starts] + row_start, rows[ends] + row_start + 1
 
 
 def nonzero_bounding_box(labels: np.ndarray, slices: np.ndarray | None = None) -> tuple[int, int, int, int] | None:
@@ -97,9 +137,21 @@ class BinaryFramePacker:
         if used_rows.size == 0:
             return
         first_row, last_row = int(used_rows[0]), int(used_rows[-1]) + 1
+        self.put_rows(index, first_row, mask[first_row:last_row])
+
+    def put_rows(self, index: int, first_row: int, rows: np.ndarray) -> None:
+        """Store rows ``first_row, first_row + 1, ...`` of frame ``index`` from a (n, columns) boolean mask.
+
+        The other rows of the frame stay zero.
+        """
+        if rows.ndim != 2 or rows.shape[1] != self.columns or not 0 <= first_row <= self.rows - rows.shape[0]:
+            raise ValueError(
+                f"rows of shape {rows.shape} from row {first_row} do not fit a {self.rows} x {self.columns} frame"
+            )
+        if rows.size == 0:
+            return
         start_bit = index * self.bits_per_frame + first_row * self.columns
-        bit_count = (last_row - first_row) * self.columns
-        rows = mask[first_row:last_row]
+        bit_count = rows.size
         if start_bit % 8 == 0 and bit_count % 8 == 0:
             start = start_bit // 8
             self._buffer[start : start + bit_count // 8] = np.packbits(rows, axis=None, bitorder="little")

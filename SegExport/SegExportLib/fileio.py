@@ -15,15 +15,26 @@ import contextlib
 import io
 import os
 import tempfile
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pydicom
 from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset, write_file_meta_info
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from .errors import OutputExistsError, OutputWriteError
 
 PYDICOM_MAJOR = int(pydicom.__version__.split(".")[0])
+
+DEFLATE_LEVEL = 6
+"""zlib level for Deflated Explicit VR Little Endian: level 1 is 2.5x faster but its files are twice as large."""
+DEFLATE_CHUNK_BYTES = 8 << 20
+"""Deflated data is compressed in chunks of this size on several threads (zlib releases the GIL)."""
 
 
 def declare_explicit_little_endian(dataset: Dataset) -> None:
@@ -41,11 +52,67 @@ def declare_explicit_little_endian(dataset: Dataset) -> None:
 
 
 def save_dataset(dataset: Dataset, target: str | os.PathLike[str] | io.BufferedIOBase) -> None:
-    """``dataset.save_as`` with a DICOM file header (preamble and file meta), on pydicom 2 or 3."""
-    if PYDICOM_MAJOR >= 3:
+    """``dataset.save_as`` with a DICOM file header (preamble and file meta), on pydicom 2 or 3.
+
+    A Deflated Explicit VR Little Endian dataset is compressed here, in parallel chunks, rather than by pydicom,
+    which compresses a second full copy of the encoded dataset on one thread.
+    """
+    if dataset.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
+        if isinstance(target, (str, os.PathLike)):
+            with open(target, "wb") as stream:
+                _save_deflated(dataset, stream)
+        else:
+            _save_deflated(dataset, target)
+    elif PYDICOM_MAJOR >= 3:
         dataset.save_as(target, enforce_file_format=True)
     else:
         dataset.save_as(target, write_like_original=False)
+
+
+def _save_deflated(dataset: Dataset, stream: io.BufferedIOBase) -> None:
+    """Preamble, file meta (uncompressed) and the raw-deflated dataset, as PS3.5 A.5 describes."""
+    header = DicomBytesIO()
+    header.is_little_endian, header.is_implicit_VR = True, False
+    header.write(dataset.preamble or b"\0" * 128)
+    header.write(b"DICM")
+    write_file_meta_info(header, dataset.file_meta, enforce_standard=True)
+    stream.write(header.getvalue())
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, False
+    write_dataset(body, dataset)
+    length = 0
+    for block in deflate_chunks(body.parent.getbuffer()):
+        stream.write(block)
+        length += len(block)
+    if length % 2:
+        stream.write(b"\0")
+
+
+def deflate_chunks(data: memoryview | bytes, level: int = DEFLATE_LEVEL) -> Iterator[bytes]:
+    """Raw deflate (no zlib header) of ``data`` as consecutive blocks forming one valid deflate stream.
+
+    Each chunk is compressed on its own; all but the last end with a sync flush (a byte-aligned, non-final
+    block), so their outputs concatenate into a single stream, at the price of a few bytes per chunk.
+
+    >>> data = bytes(100) * 1000
+    >>> zlib.decompress(b"".join(deflate_chunks(data)), -zlib.MAX_WBITS) == data
+    True
+    """
+    view = memoryview(data).cast("B")
+    chunks = [view[start : start + DEFLATE_CHUNK_BYTES] for start in range(0, max(len(view), 1), DEFLATE_CHUNK_BYTES)]
+    last = len(chunks) - 1
+
+    def compress(index: int) -> bytes:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        return compressor.compress(chunks[index]) + compressor.flush(
+            zlib.Z_FINISH if index == last else zlib.Z_SYNC_FLUSH
+        )
+
+    if len(chunks) == 1:
+        yield compress(0)
+        return
+    with ThreadPoolExecutor(max_workers=min(len(chunks), os.cpu_count() or 1, 8)) as pool:
+        yield from pool.map(compress, range(len(chunks)))
 
 
 def dataset_to_bytes(dataset: Dataset) -> bytes:

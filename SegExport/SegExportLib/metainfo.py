@@ -6,8 +6,9 @@ every problem at once, each starting with the JSON path of the field and saying
 how to fix it. Real files differ from the schema in harmless ways (Slicer writes
 colours as floats, some tools write SeriesNumber as a number): those are accepted.
 
->>> validate_metainfo({"segmentAttributes": [[{"labelID": 0}]]})[0]
-'$.segmentAttributes[0][0].labelID: must be a whole number >= 1 (the voxel value of the segment), got 0'
+>>> problems = validate_metainfo({"segmentAttributes": [[{"labelID": 0}]]})
+>>> [p for p in problems if ".labelID" in p]
+['$.segmentAttributes[0][0].labelID: must be a whole number >= 1 (the voxel value of the segment), got 0']
 """
 
 from __future__ import annotations

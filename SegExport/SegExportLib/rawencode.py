@@ -11,7 +11,7 @@ and writes unchanged when the dataset's encoding is Explicit VR Little Endian.
 >>> from pydicom.dataset import Dataset
 >>> item = encode_item(encode_us(0x0062000B, 3))
 >>> len(encode_sequence(0x0062000A, [item]))
-26
+30
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ as a BINARY segmentation (segments in one labelmap never overlap).
 
 >>> from SegExportLib import template, MultiClassWriter
 >>> tpl = template.from_dcmqi_metainfo("metainfo.json")               # doctest: +SKIP
->>> writer = MultiClassWriter(tpl, inplane_cropping=False, skip_empty_slices=True)
+>>> writer = MultiClassWriter(tpl, inplane_cropping=False, skip_empty_slices=True)  # doctest: +SKIP
 >>> dataset = writer.write(sitk.ReadImage("labels.nrrd"), ct_datasets)  # doctest: +SKIP
 >>> dataset.save_as("seg.dcm")                                         # doctest: +SKIP
 """
@@ -182,7 +182,14 @@ class _SegWriter:
 
         packer = BinaryFramePacker(len(frames), row_stop - row_start, column_stop - column_start)
         for index, (layer, label, k) in enumerate(sources):
-            packer.put(index, layers[layer][k, row_start:row_stop, column_start:column_stop] == label)
+            band = summaries[layer].row_band(label, k)
+            if band is None:
+                packer.put(index, layers[layer][k, row_start:row_stop, column_start:column_stop] == label)
+            else:  # only the rows holding the label: every other row of the frame stays zero
+                first, stop = max(band[0], row_start), min(band[1], row_stop)
+                if first < stop:
+                    rows = layers[layer][k, first:stop, column_start:column_stop] == label
+                    packer.put_rows(index, first - row_start, rows)
         report.frame_count = len(frames)
         report.segments_overlap = overlap
         dataset = self._build_dataset(
