@@ -1,6 +1,8 @@
 """Write a SEG with SegExportLib (whole process: read headers and labelmap, write the file).
 
-Usage: python write_segexport.py LABELS.nrrd METAINFO.json CT_DIR OUT.dcm [--labelmap] [--compression NAME]
+Usage: python write_segexport.py LABELS.nrrd[,LAYER2.nrrd...] METAINFO.json CT_DIR OUT.dcm
+       [--labelmap] [--compression NAME]
+Several label files are layers whose segments may overlap (dcmqi's list-of-lists metainfo describes them).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ parser.add_argument("out")
 parser.add_argument("--labelmap", action="store_true")
 parser.add_argument("--compression", default=None)
 arguments = parser.parse_args()
+images = [sitk.ReadImage(path) for path in arguments.labels.split(",")]
 export_seg(
-    sitk.ReadImage(arguments.labels),
+    images[0] if len(images) == 1 else images,
     template.from_dcmqi_metainfo(arguments.metainfo),
     sorted(Path(arguments.ct_dir).glob("*.dcm")),
     arguments.out,
