@@ -88,3 +88,35 @@ def ohif() -> object:
     if found is None:
         pytest.skip("OHIF's loader needs node, ../shared/tools/ohif_read.js and dcmjs (SEGEXPORT_OHIF_NODE_PATH)")
     return found
+
+
+@pytest.fixture(scope="session")
+def slicerio_data() -> Path:
+    """The sample files that ship inside slicerio: CTChest4.nrrd and two Slicer .seg.nrrd files on it."""
+    try:
+        import slicerio
+    except ImportError:
+        pytest.skip("slicerio is not installed (pip install slicerio)")
+    return Path(slicerio.__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def orthanc(shared_dir: Path) -> object:
+    """A throw-away Orthanc with DICOMweb on loopback (../shared/tools/orthanc_loopback.py), stopped afterwards."""
+    tool = shared_dir / "tools" / "orthanc_loopback.py"
+    if not tool.exists() or not Path("/usr/sbin/Orthanc").exists():
+        pytest.skip("Orthanc is not installed (Debian packages orthanc, orthanc-dicomweb) or its launcher is absent")
+    pytest.importorskip("dicomweb_client", reason="dicomweb-client is not installed")
+    pytest.importorskip("pynetdicom", reason="pynetdicom is not installed")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("orthanc_loopback", tool)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    server = module.OrthancServer(extra_config={"DicomCheckCalledAet": True})
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

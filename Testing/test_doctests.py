@@ -19,7 +19,9 @@ def _runnable_examples(name: str) -> int:
 # Only modules with examples that run (not all marked +SKIP): others would pass without checking anything.
 MODULES = sorted(
     name
-    for name in (f"SegExportLib.{info.name}" for info in pkgutil.iter_modules(SegExportLib.__path__))
+    for name in (
+        f"SegExportLib.{info.name}" for info in pkgutil.iter_modules(SegExportLib.__path__) if info.name != "__main__"
+    )
     if _runnable_examples(name)
 )
 

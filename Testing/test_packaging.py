@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,9 +16,15 @@ CORE = MODULE / "SegExportLib"
 ALLOWED_THIRD_PARTY = {"numpy", "pydicom", "SimpleITK"}
 
 
-def imported_top_level_names(path: Path) -> set[str]:
+OPTIONAL_EXTRAS = {"slicerio", "requests", "dicomweb_client", "pynetdicom"}
+"""Imported only inside the functions that need them (the command line and PACS upload), never at module level."""
+
+
+def imported_top_level_names(path: Path, module_level_only: bool = False) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = tree.body if module_level_only else ast.walk(tree)
     names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in nodes:
         if isinstance(node, ast.Import):
             names.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -29,10 +37,27 @@ def test_core_imports_only_what_slicer_bundles() -> None:
     for path in sorted(CORE.glob("*.py")):
         names = imported_top_level_names(path)
         assert not names & {"slicer", "qt", "vtk", "ctk", "jsonschema", "highdicom", "pydicom_seg"}, path.name
-        third_party = names - ALLOWED_THIRD_PARTY - {"__future__"}
+        assert not imported_top_level_names(path, module_level_only=True) & OPTIONAL_EXTRAS, path.name
+        third_party = names - ALLOWED_THIRD_PARTY - OPTIONAL_EXTRAS - {"__future__"}
         if stdlib is not None:
             third_party -= stdlib
             assert not third_party, f"{path.name} imports {sorted(third_party)}"
+
+
+def test_importing_the_core_and_its_command_loads_no_optional_package() -> None:
+    code = (
+        "import sys; import SegExportLib, SegExportLib.cli, SegExportLib.upload, SegExportLib.segnrrd; "
+        # requests is left out: pydicom itself imports it when it is installed.
+        f"print(sorted(set(sys.modules) & set({sorted(OPTIONAL_EXTRAS - {'requests'})!r})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(MODULE)},
+    )
+    assert result.stdout.strip() == "[]"
 
 
 def test_cmake_lists_every_core_file() -> None:

@@ -23,6 +23,19 @@ if ! command -v dciodvfy >/dev/null || ! command -v dcmconv >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dicom3tools dcmtk >/dev/null
 fi
 
+# --- a real PACS for the upload tests: Orthanc with its DICOMweb plugin (started by the tests on loopback) ----
+if [ ! -x /usr/sbin/Orthanc ] || [ ! -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; then
+    log "installing orthanc and orthanc-dicomweb (apt)"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "Orthanc is missing and this is not root: install the Debian packages orthanc and orthanc-dicomweb" >&2
+        exit 2
+    fi
+    apt-get update -qq
+    # The package tries to start its system service; the tests start their own server instead.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends orthanc orthanc-dicomweb >/dev/null
+fi
+command -v gcc >/dev/null || { echo "gcc is needed to build the loopback-only bind shim for Orthanc" >&2; exit 2; }
+
 # --- OHIF's SEG loader (dcmjs from the npm registry), run by ../shared/tools/ohif_read.js -------------
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     log "installing nodejs and npm (apt)"
@@ -51,12 +64,17 @@ make_venv() {  # make_venv NAME PYTHON PACKAGES...
 }
 
 log "Python 3.9 environment (Slicer 5.8 stack)"
-make_venv py39 "$py39" "pydicom==2.4.4" "numpy==1.26.4" "SimpleITK==2.3.1" "pytest>=7" "hypothesis>=6" "slicerio>=1.1" "PySide6-Essentials"
+make_venv py39 "$py39" "pydicom==2.4.4" "numpy==1.26.4" "SimpleITK==2.3.1" "pytest>=7" "hypothesis>=6" "slicerio>=1.1" "PySide6-Essentials" \
+    "dicomweb-client>=0.59" "pynetdicom>=2.0"
 log "Python 3.12 environment (Slicer 5.12 stack) with the oracles"
 make_venv py312 "$py312" "pydicom==3.0.2" "numpy>=2.0,<2.5" "SimpleITK>=2.5,<2.6" "pytest>=7" "hypothesis>=6" \
-    "highdicom==0.28.2" "dcmqi==1.5.7" "ruff==0.17.6" "slicerio>=1.1" "PySide6-Essentials"
-"$venvs/py312/bin/python" -m pip install -q --disable-pip-version-check --no-deps "$root" 2>&1 \
-    | grep -v "is ignored: it is neither a file nor a directory" || true
+    "highdicom==0.28.2" "dcmqi==1.5.7" "ruff==0.17.6" "slicerio>=1.1" "PySide6-Essentials" \
+    "dicomweb-client>=0.59" "pynetdicom>=2.0"
+# The project itself (the segexport script; tests import the working tree's core first).
+for stack in py39 py312; do
+    "$venvs/$stack/bin/python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$root" 2>&1 \
+        | grep -v "is ignored: it is neither a file nor a directory" || true
+done
 
 export QT_QPA_PLATFORM=offscreen
 export SEGEXPORT_ORACLE_PYTHON="$venvs/py312/bin/python"

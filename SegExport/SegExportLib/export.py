@@ -22,6 +22,8 @@ import SimpleITK as sitk
 
 from .errors import OverlappingSegmentsError, SourceSeriesError
 from .fileio import write_file
+from .resample import ResampleReport, resample_to_source
+from .source import SourceSeries
 from .template import Template
 from .writer import LayeredWriter, MultiClassWriter, WriteReport
 
@@ -38,19 +40,27 @@ class ExportSummary:
     size_bytes: int
     seconds: float
     report: WriteReport = field(repr=False)
+    resampling: ResampleReport | None = None
+    """What resampling onto the source grid did (``resample=True`` only)."""
 
     def describe(self) -> str:
-        """One line for a user: file, segments, frames, size, time."""
-        return (
+        """One line for a user: file, segments, frames, size, time (and resampling, if any)."""
+        text = (
             f"{self.path.name}: {self.segment_count} segments in {self.frame_count} frames, "
             f"{self.size_bytes / 1024:.0f} KiB, {self.seconds:.1f} s"
         )
+        if self.resampling is not None and self.resampling.resampled:
+            text += f"; {self.resampling.describe()}"
+        return text
 
 
-def read_source_headers(paths: Sequence[str | os.PathLike[str]]) -> list[pydicom.Dataset]:
-    """The source images' headers, without pixel data; a file that cannot be read is named."""
+def read_source_headers(paths: Sequence[str | os.PathLike[str] | pydicom.Dataset]) -> list[pydicom.Dataset]:
+    """The source images' headers, without pixel data; a file that cannot be read is named (datasets pass)."""
     headers = []
     for path in paths:
+        if isinstance(path, pydicom.Dataset):
+            headers.append(path)
+            continue
         try:
             headers.append(pydicom.dcmread(os.fspath(path), stop_before_pixels=True))
         except (OSError, pydicom.errors.InvalidDicomError) as exc:
@@ -61,7 +71,7 @@ def read_source_headers(paths: Sequence[str | os.PathLike[str]]) -> list[pydicom
 def export_seg(
     labelmap: sitk.Image | Sequence[sitk.Image],
     template: Template,
-    source_files: Sequence[str | os.PathLike[str]],
+    source_files: Sequence[str | os.PathLike[str] | pydicom.Dataset],
     output_path: str | os.PathLike[str],
     overwrite: bool = False,
     inplane_cropping: bool = False,
@@ -71,16 +81,29 @@ def export_seg(
     compression: str | None = None,
     segmentation_type: str = "BINARY",
     progress: ProgressCallback | None = None,
+    resample: bool = False,
 ) -> ExportSummary:
     """Write ``labelmap`` as a SEG referring to ``source_files``; nothing is written if anything fails.
 
     ``labelmap`` is one labelmap (:class:`MultiClassWriter`) or a list of labelmap layers whose segments may
-    overlap (:class:`LayeredWriter`, layer ``i`` described by the template's layer ``i``).
+    overlap (:class:`LayeredWriter`, layer ``i`` described by the template's layer ``i``). With ``resample``, a
+    segmentation on another grid than the source series is first resampled onto it (nearest neighbour, see
+    :func:`~SegExportLib.resample.resample_to_source`); without it, such a segmentation is refused.
     """
     started = time.perf_counter()
     report_progress = progress or (lambda fraction, message: None)
     report_progress(0.1, "Reading the source image headers")
     headers = read_source_headers(source_files)
+    resampling = None
+    if resample:
+        report_progress(0.2, "Checking the segmentation grid")
+        series = SourceSeries.from_datasets(headers)
+        layers = [labelmap] if isinstance(labelmap, sitk.Image) else list(labelmap)
+        results = [resample_to_source(layer, series) for layer in layers]
+        resampling = results[0].report
+        resampling.voxels_outside = sum(r.report.voxels_outside for r in results)
+        resampled = [r.image for r in results]
+        labelmap = resampled[0] if isinstance(labelmap, sitk.Image) else resampled
     report_progress(0.3, "Encoding the segments")
     options = {
         "inplane_cropping": inplane_cropping,
@@ -112,4 +135,5 @@ def export_seg(
         path.stat().st_size,
         time.perf_counter() - started,
         report,
+        resampling,
     )

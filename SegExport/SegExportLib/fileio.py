@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import pydicom
 from pydicom.charset import convert_encodings, default_encoding
@@ -124,6 +125,17 @@ def dataset_to_bytes(dataset: Dataset) -> bytes:
 
 def write_file(dataset: Dataset, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Write ``dataset`` to ``path`` atomically; refuse to replace an existing file unless ``overwrite``."""
+    return _write_atomically(lambda stream: save_dataset(dataset, stream), path, overwrite)
+
+
+def write_bytes_atomically(data: bytes, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """Write ``data`` to ``path`` as :func:`write_file` writes datasets (atomic, no silent overwrite)."""
+    return _write_atomically(lambda stream: stream.write(data), path, overwrite)
+
+
+def _write_atomically(
+    write: Callable[[io.BufferedIOBase], object], path: str | os.PathLike[str], overwrite: bool
+) -> Path:
     target = Path(path)
     if target.is_dir():
         raise OutputWriteError(f"{target} is a folder; give a file name, e.g. {target / 'seg.dcm'}")
@@ -139,7 +151,7 @@ def write_file(dataset: Dataset, path: str | os.PathLike[str], overwrite: bool =
     temporary = Path(temporary_name)
     try:
         with os.fdopen(handle, "wb") as stream:
-            save_dataset(dataset, stream)
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         if overwrite:

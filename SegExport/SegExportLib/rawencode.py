@@ -55,8 +55,17 @@ def encode_ul(tag: int, *values: int) -> bytes:
 
 
 def format_ds(value: float) -> str:
-    """Format a number as a Decimal String of at most 16 characters, as precise as fits."""
-    return format_number_as_ds(float(value))
+    """Format a number as a Decimal String of at most 16 characters, as precise as fits.
+
+    >>> format_ds(9.999999999999996)   # rounding up adds a digit: pydicom's own formatter gives 17 characters
+    '10'
+    """
+    text = format_number_as_ds(float(value))
+    digits = 15
+    while len(text) > 16 and digits > 0:
+        text = f"{float(value):.{digits}g}"
+        digits -= 1
+    return text
 
 
 def encode_ds(tag: int, values: Sequence[float]) -> bytes:

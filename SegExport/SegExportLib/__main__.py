@@ -1,0 +1,5 @@
+"""``python -m SegExportLib``: the ``segexport`` command."""
+
+from .cli import run
+
+run()
