@@ -74,6 +74,11 @@ class SegExportParameterNode:
     segmentationType: Annotated[str, Choice(["BINARY", "LABELMAP"])] = "BINARY"
     outputPath: pathlib.Path
     addToDicomDatabase: bool = True
+    writeReferenceSeries: bool = False
+    patientName: str = ""
+    patientID: str = ""
+    studyDescription: str = ""
+    referenceModality: Annotated[str, Choice(["CT", "MR"])] = "CT"
 
 
 #
@@ -112,6 +117,8 @@ class SegExportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.segmentsTable.connect("itemChanged(QTableWidgetItem*)", self.onSegmentSelectionChanged)
         self.ui.saveTemplateButton.connect("clicked(bool)", self.onSaveTemplate)
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
+        self.ui.writeReferenceSeriesCheckBox.connect("toggled(bool)", self.updateReferenceSeriesFields)
+        self.updateReferenceSeriesFields(False)
 
         self.initializeParameterNode()
 
@@ -167,6 +174,15 @@ class SegExportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onReferenceVolumeChanged(self, node) -> None:
         self.ui.referenceStatusLabel.text = self.logic.referenceVolumeStatus(node)
+        self.updateExportButton()
+
+    def updateReferenceSeriesFields(self, checked) -> None:
+        """The patient and study fields matter only when a non-DICOM volume is written as a new series."""
+        for name in ("patientName", "patientID", "studyDescription", "referenceModality"):
+            for suffix in ("Label", "LineEdit", "ComboBox"):
+                widget = getattr(self.ui, name + suffix, None)
+                if widget is not None:
+                    widget.setVisible(bool(checked))
         self.updateExportButton()
 
     def updateSegmentsTable(self, caller=None, event=None) -> None:
@@ -327,6 +343,51 @@ class SegExportLogic(ScriptedLoadableModuleLogic):
                 ).format(missing=missing, total=len(files), name=volumeNode.GetName())
             )
         return files
+
+    def referenceSeriesFolder(self, outputPath) -> pathlib.Path:
+        """A new folder beside the SEG for the series written from a non-DICOM reference volume."""
+        output = pathlib.Path(outputPath)
+        candidate = output.parent / f"{output.stem}-reference-series"
+        number = 2
+        while candidate.exists():
+            candidate = output.parent / f"{output.stem}-reference-series-{number}"
+            number += 1
+        return candidate
+
+    def writeReferenceSeries(
+        self, volumeNode, folder, patientName, patientID, studyDescription="", modality="CT", addToDicomDatabase=False
+    ) -> list:
+        """Write a volume that did not come from DICOM as a new DICOM series (through the core); return its files.
+
+        The volume then refers to the new instances (DICOM.instanceUIDs), as if it had been loaded from them.
+        """
+        from SegExportLib.geometry import image_from_slicer_array
+        from SegExportLib.volume_series import PatientInfo, StudyInfo, write_volume_series
+
+        ijkToRAS = vtk.vtkMatrix4x4()
+        volumeNode.GetIJKToRASMatrix(ijkToRAS)
+        matrix = np.array([[ijkToRAS.GetElement(r, c) for c in range(4)] for r in range(4)])
+        image = image_from_slicer_array(slicer.util.arrayFromVolume(volumeNode), matrix)
+        files = write_volume_series(
+            image,
+            folder,
+            PatientInfo(patientName, patientID),
+            StudyInfo(description=studyDescription),
+            modality=modality,
+            series_description=volumeNode.GetName(),
+        )
+        if addToDicomDatabase and slicer.dicomDatabase is not None and slicer.dicomDatabase.isOpen:
+            import ctk
+
+            indexer = ctk.ctkDICOMIndexer()
+            indexer.addDirectory(slicer.dicomDatabase, str(folder))
+            indexer.waitForImportFinished()
+            import pydicom
+
+            uids = [str(pydicom.dcmread(str(path), stop_before_pixels=True).SOPInstanceUID) for path in files]
+            volumeNode.SetAttribute("DICOM.instanceUIDs", " ".join(uids))
+        logging.info("SegExport: wrote volume %s as a new %s series in %s", volumeNode.GetName(), modality, folder)
+        return [str(path) for path in files]
 
     def referenceVolumeStatus(self, volumeNode) -> str:
         """One line for the panel: whether the volume can be referenced, or what to do."""
@@ -530,7 +591,15 @@ class SegExportLogic(ScriptedLoadableModuleLogic):
         if not parameters.referenceVolume:
             problems.append(_("Select the reference volume (the DICOM series the segmentation was drawn on)."))
         elif not (parameters.referenceVolume.GetAttribute("DICOM.instanceUIDs") or ""):
-            problems.append(_("The reference volume was not loaded from DICOM."))
+            if not parameters.writeReferenceSeries:
+                problems.append(
+                    _(
+                        "The reference volume was not loaded from DICOM: tick 'write it as a new DICOM series', or "
+                        "load the series the segmentation was drawn on from the DICOM database."
+                    )
+                )
+            elif not (parameters.patientName.strip() and parameters.patientID.strip()):
+                problems.append(_("Enter the patient name and ID for the new DICOM series."))
         if parameters.segmentationNode and not segmentIds:
             problems.append(_("Check at least one non-empty segment."))
         if parameters.useTemplateFile and not pathlib.Path(str(parameters.templatePath)).is_file():
@@ -578,7 +647,18 @@ class SegExportLogic(ScriptedLoadableModuleLogic):
         chosen.sort(key=lambda info: segmentIds.index(info.segment_id))
         if not chosen:
             raise ValueError(_("No segment to export: every selected segment is empty."))
-        sourceFiles = self.dicomSourceFiles(referenceVolume)
+        if not referenceVolume.GetAttribute("DICOM.instanceUIDs") and parameters.writeReferenceSeries:
+            sourceFiles = self.writeReferenceSeries(
+                referenceVolume,
+                self.referenceSeriesFolder(outputPath),
+                parameters.patientName,
+                parameters.patientID,
+                parameters.studyDescription,
+                parameters.referenceModality,
+                addToDicomDatabase,
+            )
+        else:
+            sourceFiles = self.dicomSourceFiles(referenceVolume)
         if progress:
             progress(0.05, _("Collecting the segments"))
         images, placement = self.segmentationImages(
@@ -621,6 +701,8 @@ class SegExportTest(ScriptedLoadableModuleTest):
     def runTest(self):
         self.setUp()
         self.test_ExportThroughLogic()
+        self.setUp()
+        self.test_NonDicomReferenceVolume()
 
     def test_ExportThroughLogic(self):
         import tempfile
@@ -689,4 +771,44 @@ class SegExportTest(ScriptedLoadableModuleTest):
             self.assertTrue((expectedLiver & expectedTumour).any())
             np.testing.assert_array_equal(result.segment_data(1), expectedLiver)
             np.testing.assert_array_equal(result.segment_data(2), expectedTumour)
+        self.delayDisplay("Test passed")
+
+    def test_NonDicomReferenceVolume(self):
+        import glob
+        import tempfile
+
+        from SegExportLib import SegmentReader
+
+        self.delayDisplay("A volume that did not come from DICOM")
+        folder = tempfile.mkdtemp(prefix="SegExportTest-")
+        voxels = (np.arange(6 * 20 * 16).reshape(6, 20, 16) % 300 - 100).astype(np.int16)
+        volume = slicer.util.addVolumeFromArray(
+            voxels, ijkToRAS=[[0.8, 0, 0, 5], [0, 0.8, 0, -3], [0, 0, 2, 10], [0, 0, 0, 1]]
+        )
+        segmentationNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+        segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+        mask = np.zeros(voxels.shape, dtype=np.uint8)
+        mask[1:4, 3:9, 2:7] = 1
+        segmentId = segmentationNode.GetSegmentation().AddEmptySegment("lesion", "lesion", (1.0, 0.5, 0.0))
+        slicer.util.updateSegmentBinaryLabelmapFromArray(mask, segmentationNode, segmentId, volume)
+
+        logic = SegExportLogic()
+        parameters = logic.getParameterNode()
+        parameters.writeReferenceSeries = False
+        parameters.segmentationNode, parameters.referenceVolume = segmentationNode, volume
+        self.assertTrue(
+            any("not loaded from DICOM" in problem for problem in logic.missingInputs(parameters, [segmentId]))
+        )
+        parameters.writeReferenceSeries = True
+        parameters.patientName, parameters.patientID = "Test^Volume", "SEGEXPORT-TEST"
+        self.assertEqual(logic.missingInputs(parameters, [segmentId]), [])
+
+        output = os.path.join(folder, "seg.dcm")
+        summary = logic.export(segmentationNode, volume, output, segmentIds=[segmentId], parameters=parameters)
+        self.assertEqual(summary.segment_count, 1)
+        seriesFiles = sorted(glob.glob(os.path.join(folder, "seg-reference-series", "*.dcm")))
+        self.assertEqual(len(seriesFiles), 6)
+        result = SegmentReader().read(output, seriesFiles)
+        self.assertEqual(str(result.dataset.PatientID), "SEGEXPORT-TEST")
+        np.testing.assert_array_equal(result.segment_data(1), mask)
         self.delayDisplay("Test passed")

@@ -33,6 +33,14 @@ def render(output: Path) -> Path:
     find("segmentationSelector").addItem("CT abdomen segmentation")
     find("referenceVolumeSelector").addItem("3: CT abdomen 2.5 mm")
     find("referenceStatusLabel").setText("120 DICOM instances found in the database.")
+    for choice in ("CT", "MR"):
+        find("referenceModalityComboBox").addItem(choice)
+    # As the widget shows them: the new-series fields only when a non-DICOM volume is to be written.
+    for name in ("patientName", "patientID", "studyDescription", "referenceModality"):
+        for suffix in ("Label", "LineEdit", "ComboBox"):
+            widget = find(name + suffix)
+            if widget is not None:
+                widget.setVisible(False)
     table = find("segmentsTable")
     table.setRowCount(len(EXAMPLE_SEGMENTS))
     for row, (name, colour, category, type_, status) in enumerate(EXAMPLE_SEGMENTS):
