@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# A slice's (label, row) pairs are counted in a table when it is at most this many times larger than the box
-# around the slice's labels; otherwise they are sorted (a table costs its size, sorting costs its input).
+# A slice's (label, row) pairs are counted in a table when it is at most this many times larger than the part
+# of the slice holding labels; otherwise they are sorted (a table costs its size, sorting costs its input).
 _TABLE_TO_VOXELS = 8
 
 
@@ -56,7 +56,7 @@ class LabelSummary:
 def summarize_labels(labels: np.ndarray) -> LabelSummary:
     """Find the label values of a (slices, rows, columns) integer array, and the slices and rows holding each.
 
-    One slice at a time, inside the box around its non-zero voxels: memory stays at one slice's worth beyond
+    One slice at a time, over the rows and columns holding labels: memory stays at one slice's worth beyond
     the input and the result, and the time grows with the segmented area, not with labels times slices.
     """
     slice_count = labels.shape[0]
@@ -81,14 +81,14 @@ def _labels_and_rows(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     used_rows = np.flatnonzero(plane.any(axis=1))
     if used_rows.size == 0:
         return _NONE, _NONE, _NONE
-    row_start, row_stop = int(used_rows[0]), int(used_rows[-1]) + 1
-    used_columns = np.flatnonzero(plane[row_start:row_stop].any(axis=0))
-    box = plane[row_start:row_stop, int(used_columns[0]) : int(used_columns[-1]) + 1]
-    height = row_stop - row_start
+    # Only the rows and columns holding labels: scattered small segments cover a small part of their box.
+    occupied = plane[used_rows]
+    occupied = occupied[:, occupied.any(axis=0)]
+    height = len(used_rows)
     # One key per (value, row), value-major, so that sorted keys list each value's rows in ascending order.
-    keys = box.astype(np.int64) * height + np.arange(height)[:, None]
-    table_size = (int(box.max()) + 1) * height
-    if table_size <= _TABLE_TO_VOXELS * box.size:
+    keys = occupied.astype(np.int64) * height + np.arange(height)[:, None]
+    table_size = (int(occupied.max()) + 1) * height
+    if table_size <= _TABLE_TO_VOXELS * occupied.size:
         pairs = np.flatnonzero(np.bincount(keys.ravel(), minlength=table_size))
     else:
         pairs = np.unique(keys)
@@ -96,7 +96,7 @@ def _labels_and_rows(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     values, rows = np.divmod(pairs, height)
     starts = np.flatnonzero(np.diff(values, prepend=-1))
     ends = np.append(starts[1:] - 1, len(values) - 1)
-    return values[starts], rows[starts] + row_start, rows[ends] + row_start + 1
+    return values[starts], used_rows[rows[starts]], used_rows[rows[ends]] + 1
 
 
 def nonzero_bounding_box(labels: np.ndarray, slices: np.ndarray | None = None) -> tuple[int, int, int, int] | None:
