@@ -120,3 +120,18 @@ def orthanc(shared_dir: Path) -> object:
         yield server
     finally:
         server.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the hostile-input table of this run (Testing/HOSTILE_INPUTS.md), when the run tried any."""
+    from support import hostile
+
+    if hostile.ROWS and not hasattr(session.config, "workerinput"):
+        hostile.write_table(TESTING_DIR / "HOSTILE_INPUTS.md")
+
+
+def pytest_terminal_summary(terminalreporter: object, exitstatus: int, config: pytest.Config) -> None:
+    from support import hostile
+
+    for category, tried, listing, note, _ in hostile.ROWS:
+        terminalreporter.write_line(f"hostile inputs: {category}: {tried} tried ({listing}); {note}")  # type: ignore[attr-defined]

@@ -275,7 +275,7 @@ def test_exit_codes_and_nothing_is_clobbered(tmp_path: Path) -> None:
     broken = tmp_path / "broken.seg.nrrd"
     broken.write_bytes(b"NRRD0004\ntype: what\n\n")
     result = segexport("export", broken, "--series", ct_folder, "-o", tmp_path / "x.dcm")
-    assert result.returncode == 3 and "broken.seg.nrrd is not a readable segmentation" in result.stderr
+    assert result.returncode == 3 and "broken.seg.nrrd: the NRRD header has no valid" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -296,3 +296,33 @@ def test_the_installed_segexport_script_runs() -> None:
         pytest.skip("the project is not installed in this environment (pip install .)")
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and result.stdout.startswith("segexport ")
+
+
+def test_a_terminated_export_leaves_no_file_behind(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    series = make_ct_series(rows=512, columns=512, slices=120, pixel_data=False)
+    series.write(tmp_path / "ct")
+    rng = np.random.default_rng(0)
+    labels = np.zeros((120, 512, 512), dtype=np.uint8)
+    for label in range(1, 101):
+        z, y, x = rng.integers(0, 100), rng.integers(0, 480), rng.integers(0, 480)
+        labels[z : z + 20, y : y + 30, x : x + 30] = label
+    sitk.WriteImage(series.labelmap_image(labels), str(tmp_path / "labels.nrrd"))
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [sys.executable, "-m", "SegExportLib", "export", str(tmp_path / "labels.nrrd"), "--series",
+               str(tmp_path / "ct"), "-o", str(out / "seg.dcm"), "--compression", "deflate"]  # fmt: skip
+    process = subprocess.Popen(
+        command, env={**os.environ, "PYTHONPATH": str(PROJECT / "SegExport")}, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*.part")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert process.poll() is None, "the export finished before it could be interrupted while writing"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted: nothing was written" in stderr
+    assert list(out.iterdir()) == []

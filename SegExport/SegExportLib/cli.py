@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -417,8 +418,13 @@ def _inspect(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     return EXIT_INPUT if inspection.problems else EXIT_OK
 
 
+def _interrupt(signal_number: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: partial outputs are removed on the way out
+
+
 def run() -> None:
     """Entry point of the ``segexport`` script."""
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         sys.exit(main())
     except SystemExit:

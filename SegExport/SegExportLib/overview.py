@@ -23,9 +23,9 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from .color import cielab_to_rgb
-from .errors import SegExportError, SegReadError, SourceSeriesError
+from .errors import SegExportError, SourceSeriesError
 from .png import write_png
-from .reader import SegmentReader, SegmentReadResult
+from .reader import SegmentReader, SegmentReadResult, _load, damaged_input
 from .source import SourceSeries
 
 logger = logging.getLogger(__name__)
@@ -89,15 +89,6 @@ class SegInspection:
         return "\n".join(lines)
 
 
-def _load(seg: str | os.PathLike[str] | Dataset) -> Dataset:
-    if isinstance(seg, Dataset):
-        return seg
-    try:
-        return pydicom.dcmread(os.fspath(seg))
-    except (OSError, pydicom.errors.InvalidDicomError) as exc:
-        raise SegReadError(f"cannot read {seg}: {exc}") from exc
-
-
 def _meaning(item: Dataset, sequence: str) -> str:
     codes = item.get(sequence)
     return str(codes[0].get("CodeMeaning", "")) if codes else ""
@@ -107,7 +98,13 @@ def inspect_seg(
     seg: str | os.PathLike[str] | Dataset, source_files: Sequence[str | os.PathLike[str]] | None = None
 ) -> SegInspection:
     """Describe a SEG; with ``source_files``, also check that it fits that series."""
-    dataset = _load(seg)
+    with damaged_input("the SEG"):
+        return _inspect(_load(seg), seg, source_files)
+
+
+def _inspect(
+    dataset: Dataset, seg: str | os.PathLike[str] | Dataset, source_files: Sequence[str | os.PathLike[str]] | None
+) -> SegInspection:
     referenced = list(dataset.get("ReferencedSeriesSequence") or [])
     referenced_uids = [str(item.get("SeriesInstanceUID", "")) for item in referenced]
     referenced_instances = {

@@ -15,10 +15,14 @@ when given, which also keeps unevenly spaced series exact).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
-from collections.abc import Sequence
+import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Union
 
 import numpy as np
@@ -27,7 +31,7 @@ import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
 from .encode import unpack_binary_frame
-from .errors import OverlappingSegmentsError, SegReadError
+from .errors import OverlappingSegmentsError, SegExportError, SegReadError
 from .geometry import Grid
 from .source import SourceInput, SourceSeries
 
@@ -110,6 +114,10 @@ class SegmentReadResult:
     def frame_pixels(self, index: int) -> np.ndarray:
         """Frame ``index`` (0-based) as stored: 0/1 for BINARY, 0..MaximumFractionalValue for FRACTIONAL,
         segment numbers for LABELMAP (PixelPaddingValue read as 0)."""
+        with damaged_input(f"frame {index + 1} of the SEG"):
+            return self._frame_pixels(index)
+
+    def _frame_pixels(self, index: int) -> np.ndarray:
         pixels = _frame_pixels(self.dataset, index, self._frames.rows, self._frames.columns, self._segmentation_type)
         padding = self.dataset.get("PixelPaddingValue")
         if self._segmentation_type == "LABELMAP" and padding is not None and int(padding) != 0:
@@ -188,7 +196,10 @@ class SegmentReader:
         With ``source_images`` (the referenced series), the result uses that series' grid; otherwise a regular
         grid spanning the frames.
         """
-        dataset = _load(dataset)
+        with damaged_input("the SEG"):
+            return self._read(_load(dataset), source_images)
+
+    def _read(self, dataset: Dataset, source_images: Sequence[SourceInput] | None) -> SegmentReadResult:
         segmentation_type = _check_supported(dataset)
         frames = _read_frames(dataset, segmentation_type == "LABELMAP")
         reference = SourceSeries.from_datasets(source_images) if source_images else None
@@ -208,6 +219,10 @@ class MultiClassReader:
 
     def read(self, dataset: SegInput, source_images: Sequence[SourceInput] | None = None) -> MultiClassReadResult:
         """Parse ``dataset`` into a labelmap (0 = background, else the SegmentNumber)."""
+        with damaged_input("the SEG"):
+            return self._read(dataset, source_images)
+
+    def _read(self, dataset: SegInput, source_images: Sequence[SourceInput] | None) -> MultiClassReadResult:
         segments = SegmentReader().read(dataset, source_images)
         if segments._segmentation_type == "LABELMAP":
             return _read_labelmap(segments)
@@ -267,11 +282,31 @@ def _read_labelmap(segments: SegmentReadResult) -> MultiClassReadResult:
     return MultiClassReadResult(labels, image, infos, segments.grid)
 
 
+@contextlib.contextmanager
+def damaged_input(what: str) -> Iterator[None]:
+    """Turn the errors a damaged file makes pydicom, numpy or our parsing raise into a :class:`SegReadError`."""
+    try:
+        yield
+    except SegExportError:
+        raise
+    except (
+        TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, EOFError, struct.error,
+        NotImplementedError, RuntimeError, pydicom.errors.BytesLengthException, pydicom.errors.InvalidDicomError,
+    ) as exc:  # fmt: skip
+        raise SegReadError(f"{what} is damaged or not a readable SEG ({type(exc).__name__}: {exc})") from exc
+
+
 def _load(dataset: SegInput) -> Dataset:
+    """A SEG dataset from a Dataset or a file.
+
+    The file is read into memory first: pydicom then reads element values from a buffer, so a damaged length
+    field cannot make it allocate more than the file holds.
+    """
     if isinstance(dataset, Dataset):
         return dataset
     try:
-        return pydicom.dcmread(os.fspath(dataset))
+        data = Path(os.fspath(dataset)).read_bytes()
+        return pydicom.dcmread(io.BytesIO(data))
     except (OSError, pydicom.errors.InvalidDicomError) as exc:
         raise SegReadError(f"cannot read {dataset}: {exc}") from exc
 
@@ -286,7 +321,7 @@ def _check_supported(dataset: Dataset) -> str:
     if "PixelData" not in dataset:
         raise SegReadError("the SEG has no PixelData")
     expected_bits = {"BINARY": (1,), "FRACTIONAL": (8,), "LABELMAP": (8, 16)}[segmentation_type]
-    if int(dataset.get("BitsAllocated", 0)) not in expected_bits:
+    if dataset.get("BitsAllocated") not in expected_bits:
         raise SegReadError(
             f"a {segmentation_type} SEG must have BitsAllocated {' or '.join(map(str, expected_bits))}, "
             f"not {dataset.get('BitsAllocated')}"
@@ -440,6 +475,12 @@ def _read_frames(dataset: Dataset, labelmap: bool = False) -> _Frames:
     )  # type: ignore[arg-type]
 
 
+MAX_GRID_VOXELS = 1 << 30
+"""Largest output grid the reader allocates (1 Gi voxels): beyond it, frame positions are taken as corrupt."""
+MAX_GRID_SLICES = 20000
+"""A regular slice grid deeper than this is not built (the frames' own positions are used instead)."""
+
+
 def _place_frames(frames: _Frames, reference: SourceSeries | None) -> _Placement:
     normal = frames.normal
     along_rows = frames.positions @ frames.row_direction
@@ -484,6 +525,12 @@ def _place_frames(frames: _Frames, reference: SourceSeries | None) -> _Placement
     height = max(height, int(row_offset.max()) + frames.rows)
     if reference is not None and (width, height) != (reference.columns, reference.rows):
         raise SegReadError("some frames reach beyond the grid of the source images given")
+    voxels = width * height * len(slice_offsets)
+    if voxels > MAX_GRID_VOXELS:
+        raise SegReadError(
+            f"the SEG frames span a grid of {width} x {height} x {len(slice_offsets)} voxels, more than the "
+            f"{MAX_GRID_VOXELS:,} a reader should allocate: their positions or sizes are probably corrupt"
+        )
     slice_spacing = (
         float(np.mean(np.diff(slice_offsets))) if len(slice_offsets) > 1 else (frames.slice_spacing_hint or 1.0)
     )
@@ -511,6 +558,8 @@ def _slice_offsets(offsets: np.ndarray, spacing_hint: float | None, tolerance: f
         steps = gaps / step
         if np.all(np.abs(steps - np.rint(steps)) * step <= max(tolerance, 0.01 * step)):
             count = int(np.rint((distinct[-1] - distinct[0]) / step)) + 1
+            if count > MAX_GRID_SLICES:  # a regular grid this deep would be mostly empty: keep the frame positions
+                break
             return distinct[0] + step * np.arange(count)
     logger.warning("SEG frames are unevenly spaced; the grid has one slice per frame position (spacing is approximate)")
     return distinct

@@ -62,6 +62,7 @@ def read_seg_nrrd(path: str | os.PathLike[str], **template_fields: object) -> Lo
     name = Path(path).name
     if not Path(path).is_file():
         raise SegNrrdError(f"{path} does not exist or is not a file")
+    check_nrrd_header(path)
     try:
         segmentation = slicerio.read_segmentation(os.fspath(path))
     except MemoryError:
@@ -97,6 +98,64 @@ def read_seg_nrrd(path: str | os.PathLike[str], **template_fields: object) -> Lo
         info.empty = not bool(np.any(layers[layer] == label))
     template = template_from_segments(infos, placement=placement, **template_fields)
     return LoadedSegmentation([_image(layer, ijk_to_lps) for layer in layers], template, infos)
+
+
+MAX_HEADER_BYTES = 32 << 20
+"""A .seg.nrrd header (text, with every segment's fields) larger than this is refused."""
+MAX_VOXEL_BYTES = 2 << 30
+"""Declared voxel data larger than this (2 GiB) is refused before anything is allocated."""
+_NRRD_TYPE_BYTES = {
+    "signed char": 1, "int8": 1, "int8_t": 1, "uchar": 1, "unsigned char": 1, "uint8": 1, "uint8_t": 1,
+    "short": 2, "short int": 2, "signed short": 2, "signed short int": 2, "int16": 2, "int16_t": 2,
+    "ushort": 2, "unsigned short": 2, "unsigned short int": 2, "uint16": 2, "uint16_t": 2,
+    "int": 4, "signed int": 4, "int32": 4, "int32_t": 4, "uint": 4, "unsigned int": 4, "uint32": 4, "uint32_t": 4,
+    "longlong": 8, "long long": 8, "long long int": 8, "signed long long": 8, "signed long long int": 8,
+    "int64": 8, "int64_t": 8, "ulonglong": 8, "unsigned long long": 8, "unsigned long long int": 8,
+    "uint64": 8, "uint64_t": 8, "float": 4, "double": 8,
+}  # fmt: skip
+
+
+def check_nrrd_header(path: str | os.PathLike[str]) -> None:
+    """Refuse a NRRD file whose header is missing, endless, or declares more voxel data than is reasonable.
+
+    Runs before slicerio parses the file, so that a damaged or hostile header cannot make it allocate
+    unbounded memory.
+    """
+    name = Path(path).name
+    with open(path, "rb") as stream:
+        magic = stream.readline(64)
+        if not magic.startswith(b"NRRD000"):
+            raise SegNrrdError(f"{name} is not a NRRD file (it does not start with NRRD000x)")
+        header = bytearray(magic)
+        while True:
+            line = stream.readline(1 << 20)
+            header += line
+            if line in (b"\n", b"\r\n", b""):
+                break
+            if len(header) > MAX_HEADER_BYTES:
+                raise SegNrrdError(f"{name}: the NRRD header is larger than {MAX_HEADER_BYTES >> 20} MiB")
+    fields = {}
+    for raw_line in header.decode("latin-1").splitlines()[1:]:
+        key, separator, value = raw_line.partition(":")
+        if separator and not raw_line.startswith("#") and not value.startswith("="):  # key:=value is a key/value pair
+            fields[key.strip().lower()] = value.strip()
+    try:
+        sizes = [int(v) for v in fields["sizes"].split()]
+        item_bytes = _NRRD_TYPE_BYTES[fields["type"].lower()]
+    except KeyError as exc:
+        raise SegNrrdError(f"{name}: the NRRD header has no valid {exc.args[0]!r} field") from None
+    except ValueError:
+        raise SegNrrdError(f"{name}: the NRRD 'sizes' field is not a list of whole numbers") from None
+    if not sizes or any(size < 1 for size in sizes):
+        raise SegNrrdError(f"{name}: the NRRD 'sizes' field must hold positive numbers, got {fields['sizes']!r}")
+    total = item_bytes
+    for size in sizes:
+        total *= size
+    if total > MAX_VOXEL_BYTES:
+        raise SegNrrdError(
+            f"{name}: the header declares {total:,} bytes of voxels (sizes {fields['sizes']}), more than the "
+            f"{MAX_VOXEL_BYTES >> 30} GiB this reader accepts; the file is damaged or not a segmentation"
+        )
 
 
 def _segments(raw: list[dict], layer_count: int, name: str) -> tuple[list[SegmentInfo], list[dict[int, str]]]:
