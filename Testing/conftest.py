@@ -123,11 +123,22 @@ def orthanc(shared_dir: Path) -> object:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write the hostile-input table of this run (Testing/HOSTILE_INPUTS.md), when the run tried any."""
+    """Write the hostile-input table: Testing/README.md after a whole-suite run, else test-results/ only."""
     from support import hostile
 
-    if hostile.ROWS and not hasattr(session.config, "workerinput"):
-        hostile.write_table(TESTING_DIR / "HOSTILE_INPUTS.md")
+    if not hostile.ROWS:
+        return
+    options = session.config.option
+    whole_suite = (
+        not options.keyword
+        and not options.markexpr
+        and all(Path(argument).resolve() == TESTING_DIR for argument in session.config.args)
+    )
+    results = PROJECT_DIR / "test-results"
+    results.mkdir(exist_ok=True)
+    hostile.write_table(results / f"hostile-inputs-py{sys.version_info[0]}{sys.version_info[1]}.md")
+    if whole_suite:
+        hostile.write_table(TESTING_DIR / "README.md")
 
 
 def pytest_terminal_summary(terminalreporter: object, exitstatus: int, config: pytest.Config) -> None:

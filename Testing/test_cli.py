@@ -21,6 +21,7 @@ from SegExportLib.color import cielab_to_rgb
 from SegExportLib.source import SourceSeries
 from SegExportLib.synthetic import make_ct_series, make_labelmap
 from SegExportLib.template import SegmentDescription, Template
+from support.hostile import record
 from support.oracles import dcmqi_decode, highdicom_decode, masks_by_instance_from_volume, run_dcentvfy, run_dciodvfy
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -326,3 +327,4 @@ def test_a_terminated_export_leaves_no_file_behind(tmp_path: Path) -> None:
     assert process.returncode == 130
     assert "interrupted: nothing was written" in stderr
     assert list(out.iterdir()) == []
+    record("interrupted, failed or refused writes", 1, {"nothing left behind": 1}, "SIGTERM while writing")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from SegExportLib import OutputExistsError, OutputWriteError, write_file
 from SegExportLib.fileio import declare_explicit_little_endian
+from support.hostile import record
 
 
 def tiny_dataset() -> Dataset:
@@ -94,3 +96,43 @@ def test_a_folder_as_target_is_refused(tmp_path: Path) -> None:
 def test_missing_parent_folder_gives_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(OutputWriteError, match="cannot write into"):
         write_file(tiny_dataset(), tmp_path / "no" / "such" / "seg.dcm")
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A real 64 KiB tmpfs (mounting needs root, which CI has)."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip()}): needs root")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_really_full_disk_keeps_the_previous_file(tiny_filesystem: Path) -> None:
+    from SegExportLib import MultiClassWriter
+    from SegExportLib.synthetic import make_ct_series, make_labelmap
+    from SegExportLib.template import SegmentDescription, Template
+
+    series = make_ct_series(rows=256, columns=256, slices=12, pixel_data=False)
+    labels = make_labelmap(series, segment_count=2, seed=1)
+    template = Template([SegmentDescription(n, label=f"S{n}", algorithm_type="MANUAL") for n in (1, 2)])
+    dataset = MultiClassWriter(template).write(series.labelmap_image(labels), series.datasets)
+    target = tiny_filesystem / "seg.dcm"
+    target.write_bytes(b"previous export")
+    with pytest.raises(OutputWriteError, match="No space left on device"):
+        write_file(dataset, target, overwrite=True)
+    assert target.read_bytes() == b"previous export"
+    assert [p.name for p in tiny_filesystem.iterdir()] == ["seg.dcm"]
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_filesystem)], check=True)
+    with pytest.raises(OutputWriteError, match="Read-only file system; choose a writable folder"):
+        write_file(tiny_dataset(), tiny_filesystem / "other.dcm")
+    record(
+        "interrupted, failed or refused writes",
+        2,
+        {"nothing left behind, previous file intact": 2},
+        "a real full disk (64 KiB tmpfs) and a read-only mount",
+    )

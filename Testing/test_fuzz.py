@@ -3,7 +3,7 @@
 Each parser runs in its own process with a memory limit and a timeout: it may accept an input or refuse it with
 one of SegExport's named errors, but never raise anything else, hang, or exhaust memory. The seed is fixed
 (SEGEXPORT_FUZZ_SEED overrides it, SEGEXPORT_FUZZ_SCALE multiplies the number of cases) and reported, with the
-counts, in the hostile-input table (Testing/HOSTILE_INPUTS.md).
+counts, in the hostile-input table (Testing/README.md).
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ import pytest
 import SimpleITK as sitk
 from test_cli import labelmap_case, segexport
 
+from support.hostile import record
+
 
 def free_port() -> int:
     with socket.socket() as listener:
@@ -174,6 +176,12 @@ def test_credentials_are_sent_but_never_shown(refusing_server: str, written_seg:
         assert token not in output and password not in output
     assert pydicom.dcmread(path).SOPInstanceUID  # the local SEG is untouched and readable
     assert token.encode() not in path.read_bytes() and password.encode() not in path.read_bytes()
+    record(
+        "PACS credentials (bearer token, password in the URL, password for --user)",
+        3,
+        {"sent to the server, never shown in output or logs": 3},
+        "--verbose runs against a server answering 401",
+    )
 
 
 def test_tls_is_verified_by_default(refusing_server: str, written_seg: tuple[Path, list]) -> None:

@@ -15,6 +15,7 @@ from SegExportLib import MultiClassReader, MultiClassWriter, dataset_to_bytes, w
 from SegExportLib.codes import Code
 from SegExportLib.synthetic import make_ct_series, make_labelmap
 from SegExportLib.template import SegmentDescription, Template
+from support.hostile import record
 from support.oracles import run_dciodvfy
 
 # Identifying or irrelevant attributes a source may carry that a SEG must not copy.
@@ -152,6 +153,12 @@ def test_only_iod_attributes_and_no_private_or_stuffed_data(series) -> None:  # 
     for value in [*STUFFING.values(), PRIVATE_VALUE, "LEAKY VENDOR"]:
         assert value.encode() not in data, value
     assert parsed.DeviceSerialNumber != STUFFING["DeviceSerialNumber"]
+    record(
+        "source series stuffed with private tags and extra identifying data",
+        len(STUFFING) + 2,
+        {"not copied into the SEG": len(STUFFING) + 2},
+        f"{len(STUFFING)} identifying attributes ({', '.join(sorted(STUFFING)[:4])}, ...) and 2 private elements",
+    )
 
 
 def test_patient_study_and_frame_of_reference_come_from_the_source(series) -> None:  # type: ignore[no-untyped-def]
