@@ -328,3 +328,19 @@ def test_a_terminated_export_leaves_no_file_behind(tmp_path: Path) -> None:
     assert "interrupted: nothing was written" in stderr
     assert list(out.iterdir()) == []
     record("interrupted, failed or refused writes", 1, {"nothing left behind": 1}, "SIGTERM while writing")
+
+
+def test_probability_maps_become_a_fractional_seg(tmp_path: Path, dciodvfy: str) -> None:
+    series, labels, metainfo, ct_folder = labelmap_case(tmp_path)
+    rng = np.random.default_rng(4)
+    probabilities = np.where(labels == 1, rng.uniform(0.2, 1.0, labels.shape), 0).astype(np.float32)
+    sitk.WriteImage(series.labelmap_image(probabilities), str(tmp_path / "probability.nrrd"))
+    result = segexport("export", tmp_path / "probability.nrrd", "--series", ct_folder, "--metainfo", metainfo,
+                       "--type", "fractional", "--fractional-type", "occupancy", "-o", tmp_path / "f.dcm")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "FRACTIONAL (occupancy)" in result.stdout
+    assert run_dciodvfy(tmp_path / "f.dcm").errors == []
+    dataset = pydicom.dcmread(tmp_path / "f.dcm")
+    assert (dataset.SegmentationType, dataset.SegmentationFractionalType) == ("FRACTIONAL", "OCCUPANCY")
+    decoded = SegmentReader().read(tmp_path / "f.dcm", sorted(ct_folder.glob("*.dcm"))).segment_data(1)
+    assert np.abs(decoded - probabilities).max() <= 0.5 / 255 + 1e-6

@@ -111,10 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     writer = export.add_argument_group("writer options")
     writer.add_argument(
         "--type",
-        choices=["binary", "labelmap"],
+        choices=["binary", "labelmap", "fractional"],
         default="binary",
-        help="BINARY (one 1-bit frame per segment and slice; read everywhere) or LABELMAP (one frame per slice, "
-        "segment numbers as values; newer readers only). Default: binary",
+        help="BINARY (one 1-bit frame per segment and slice; read everywhere), LABELMAP (one frame per slice, "
+        "segment numbers as values; newer readers only) or FRACTIONAL (the input is a float image of "
+        "probabilities or occupancies in [0, 1], stored in 8 bits). Default: binary",
+    )
+    writer.add_argument(
+        "--fractional-type",
+        choices=["probability", "occupancy"],
+        default="probability",
+        help="what the fractions of --type fractional mean (default: probability)",
     )
     writer.add_argument(
         "--compression",
@@ -250,6 +257,8 @@ def _export(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         progress(0.02, "Finding the source series")
         found = pick_series(arguments.series, arguments.series_uid)
         source_files = found.files
+    if arguments.type == "fractional":
+        return _export_fractional(arguments, parser, layers, template, source_files, output)
     summary: ExportSummary = export_seg(
         layers[0] if len(layers) == 1 else layers,
         template,
@@ -271,6 +280,39 @@ def _export(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     return _upload(arguments, parser, summary.path)
 
 
+def _export_fractional(
+    arguments: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    layers: list[sitk.Image],
+    template: Template,
+    source_files: list[Path],
+    output: Path,
+) -> int:
+    from .export import read_source_headers
+    from .fileio import write_file
+    from .writer import FractionalWriter
+
+    started = time.perf_counter()
+    writer = FractionalWriter(
+        template,
+        inplane_cropping=arguments.crop,
+        skip_empty_slices=not arguments.keep_empty_slices,
+        skip_missing_segment=arguments.skip_missing_segments,
+        uid_root=arguments.uid_root,
+        compression=None if arguments.compression == "none" else arguments.compression,
+    )
+    dataset = writer.write(layers[0], read_source_headers(source_files), arguments.fractional_type.upper())
+    path = write_file(dataset, output, overwrite=arguments.overwrite)
+    report = writer.last_report
+    frames = report.frame_count if report else int(dataset.NumberOfFrames)
+    _say(
+        arguments,
+        f"wrote {path.name}: FRACTIONAL ({arguments.fractional_type}), {len(dataset.SegmentSequence)} segments in "
+        f"{frames} frames, {path.stat().st_size / 1024:.0f} KiB, {time.perf_counter() - started:.1f} s",
+    )
+    return _upload(arguments, parser, path)
+
+
 def _load_segmentation(arguments: argparse.Namespace) -> tuple[list[sitk.Image], Template]:
     path = Path(arguments.segmentation)
     series_fields = {
@@ -284,6 +326,8 @@ def _load_segmentation(arguments: argparse.Namespace) -> tuple[list[sitk.Image],
     if not path.is_file():
         raise SegExportError(f"{path} does not exist or is not a file")
     if path.name.lower().endswith(".seg.nrrd"):
+        if arguments.type == "fractional":
+            raise SegExportError("a .seg.nrrd holds labels, not fractions: use --type binary or labelmap with it")
         from .segnrrd import read_seg_nrrd
 
         loaded = read_seg_nrrd(path, **series_fields)
@@ -295,8 +339,18 @@ def _load_segmentation(arguments: argparse.Namespace) -> tuple[list[sitk.Image],
         image = sitk.ReadImage(os.fspath(path))
     except RuntimeError as exc:
         raise SegExportError(f"cannot read {path} as an image: {str(exc).strip().splitlines()[-1]}") from None
-    template = from_dcmqi_metainfo(arguments.metainfo) if arguments.metainfo else _default_template(image)
+    if arguments.type == "fractional":
+        template = from_dcmqi_metainfo(arguments.metainfo) if arguments.metainfo else _fraction_template()
+    else:
+        template = from_dcmqi_metainfo(arguments.metainfo) if arguments.metainfo else _default_template(image)
     return [image], dataclasses.replace(template, **series_fields) if series_fields else template
+
+
+def _fraction_template() -> Template:
+    from .template import SegmentDescription
+
+    logger.warning("no --metainfo: the fractions are described as 'Segment 1' with generic codes (Tissue)")
+    return Template([SegmentDescription(1, label="Segment 1", algorithm_type="AUTOMATIC", algorithm_name="unknown")])
 
 
 def _default_template(image: sitk.Image) -> Template:
