@@ -133,6 +133,6 @@ def test_a_really_full_disk_keeps_the_previous_file(tiny_filesystem: Path) -> No
     record(
         "interrupted, failed or refused writes",
         2,
-        {"nothing left behind, previous file intact": 2},
-        "a real full disk (64 KiB tmpfs) and a read-only mount",
+        {"nothing left behind": 2},
+        "a real full disk (64 KiB tmpfs, previous file intact) and a read-only mount",
     )
