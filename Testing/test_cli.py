@@ -344,3 +344,25 @@ def test_probability_maps_become_a_fractional_seg(tmp_path: Path, dciodvfy: str)
     assert (dataset.SegmentationType, dataset.SegmentationFractionalType) == ("FRACTIONAL", "OCCUPANCY")
     decoded = SegmentReader().read(tmp_path / "f.dcm", sorted(ct_folder.glob("*.dcm"))).segment_data(1)
     assert np.abs(decoded - probabilities).max() <= 0.5 / 255 + 1e-6
+
+
+def test_real_ct_and_dcmqi_inputs_give_the_seg_dcmqi_made(testdata: Path, tmp_path: Path, dciodvfy: str) -> None:
+    # dcmqi's own test recipe (see ../shared/testdata/README.md): seg-example.json + liver_seg.nrrd on the GE CT.
+    case = testdata / "dcmqi-ct3slice"
+    result = segexport(
+        "export", case / "nrrd" / "liver_seg.nrrd", "--metainfo", case / "json" / "seg-example.json",
+        "--series", case / "ct", "-o", tmp_path / "liver.dcm",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert run_dciodvfy(tmp_path / "liver.dcm").errors == []
+    ct_files = sorted((case / "ct").glob("*.dcm"))
+    ours = SegmentReader().read(tmp_path / "liver.dcm", ct_files)
+    theirs = SegmentReader().read(case / "seg" / "liver.dcm", ct_files)
+    np.testing.assert_array_equal(ours.segment_data(1), theirs.segment_data(1))
+    mine, reference = pydicom.dcmread(tmp_path / "liver.dcm"), pydicom.dcmread(case / "seg" / "liver.dcm")
+    for keyword in ("SegmentLabel", "SegmentAlgorithmType"):
+        assert mine.SegmentSequence[0].get(keyword) == reference.SegmentSequence[0].get(keyword)
+    for sequence in ("SegmentedPropertyCategoryCodeSequence", "SegmentedPropertyTypeCodeSequence"):
+        # dcmqi copies the retired SRT codes of its template; SegExport writes their SNOMED CT equivalents.
+        assert mine.SegmentSequence[0][sequence][0].CodeMeaning == reference.SegmentSequence[0][sequence][0].CodeMeaning
+        assert mine.SegmentSequence[0][sequence][0].CodingSchemeDesignator == "SCT"
