@@ -95,9 +95,10 @@ def export_seg(
     report_progress(0.1, "Reading the source image headers")
     headers = read_source_headers(source_files)
     resampling = None
+    sources: list[pydicom.Dataset] | SourceSeries = headers
     if resample:
         report_progress(0.2, "Checking the segmentation grid")
-        series = SourceSeries.from_datasets(headers)
+        series = sources = SourceSeries.from_datasets(headers)
         layers = [labelmap] if isinstance(labelmap, sitk.Image) else list(labelmap)
         results = [resample_to_source(layer, series) for layer in layers]
         resampling = results[0].report
@@ -122,7 +123,7 @@ def export_seg(
         )
     else:
         writer = LayeredWriter(template, **options)  # type: ignore[arg-type]
-    dataset = writer.write(labelmap, headers)
+    dataset = writer.write(labelmap, sources)
     report_progress(0.8, "Writing the file")
     path = write_file(dataset, output_path, overwrite=overwrite)
     report_progress(1.0, "Done")

@@ -25,7 +25,7 @@ from pydicom.dataset import Dataset
 from .color import cielab_to_rgb
 from .errors import SegExportError, SourceSeriesError
 from .png import write_png
-from .reader import SegmentReader, SegmentReadResult, _load, damaged_input
+from .reader import SegmentReader, SegmentReadResult, damaged_input, load_seg
 from .source import SourceSeries
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def inspect_seg(
 ) -> SegInspection:
     """Describe a SEG; with ``source_files``, also check that it fits that series."""
     with damaged_input("the SEG"):
-        return _inspect(_load(seg), seg, source_files)
+        return _inspect(load_seg(seg), seg, source_files)
 
 
 def _inspect(
@@ -142,7 +142,7 @@ def _inspect(
                 problems.append(f"{len(missing)} referenced instances are not in the given series")
     result: SegmentReadResult | None = None
     try:
-        result = SegmentReader().read(dataset, list(source_files) if series is not None else None)
+        result = SegmentReader().read(dataset, series)
     except SegExportError as exc:
         problems.append(f"the frames cannot be read: {exc}")
     frames_of = _frames_per_segment(dataset)
@@ -211,13 +211,13 @@ def render_overview(
     Slices are spread over the segmented range; each tile shows one slice at an integer zoom (pixel (r, c) of
     slice k covers PNG pixels ``top + r * scale`` .. and ``left + c * scale`` ..). Returns the tiles.
     """
-    dataset = _load(seg)
+    dataset = load_seg(seg)
     files = list(source_files)
     try:
         series = SourceSeries.from_datasets(files)
     except SourceSeriesError as exc:
         raise SegExportError(f"cannot draw the overview: {exc}") from exc
-    result = SegmentReader().read(dataset, files)
+    result = SegmentReader().read(dataset, series)
     numbers = sorted(result.available_segments)
     colours = {
         item.SegmentNumber: cielab_to_rgb([int(v) for v in item.RecommendedDisplayCIELabValue])
@@ -239,7 +239,8 @@ def render_overview(
     per_row = min(3, len(chosen))
     grid_rows = -(-len(chosen) // per_row)
     canvas = np.full((grid_rows * (tile_h + gap) + gap, per_row * (tile_w + gap) + gap, 3), 32, dtype=np.uint8)
-    by_uid = _pixel_sources(files)
+    # series.instances follows the order of the files given: no need to read their headers again.
+    by_uid = {uid: source for (_, uid), source in zip(series.instances, files)}
     tiles = []
     for position, k in enumerate(chosen):
         gray = _gray_slice(by_uid, series.planes[k].sop_instance_uid, series.planes[k].frame_number, series)
@@ -254,15 +255,6 @@ def render_overview(
         tiles.append(OverviewTile(k, left, top, scale))
     write_png(canvas, png_path, overwrite=overwrite)
     return tiles
-
-
-def _pixel_sources(files: list) -> dict[str, str | os.PathLike[str] | Dataset]:
-    """SOPInstanceUID -> the file or dataset holding its pixels."""
-    found = {}
-    for source in files:
-        header = source if isinstance(source, Dataset) else pydicom.dcmread(os.fspath(source), stop_before_pixels=True)
-        found[str(header.SOPInstanceUID)] = source
-    return found
 
 
 def _gray_slice(

@@ -190,19 +190,21 @@ class MultiClassReadResult:
 class SegmentReader:
     """Read each segment of a SEG separately (segments may overlap)."""
 
-    def read(self, dataset: SegInput, source_images: Sequence[SourceInput] | None = None) -> SegmentReadResult:
+    def read(
+        self, dataset: SegInput, source_images: Sequence[SourceInput] | SourceSeries | None = None
+    ) -> SegmentReadResult:
         """Parse ``dataset`` (a pydicom Dataset or a file path).
 
         With ``source_images`` (the referenced series), the result uses that series' grid; otherwise a regular
         grid spanning the frames.
         """
         with damaged_input("the SEG"):
-            return self._read(_load(dataset), source_images)
+            return self._read(load_seg(dataset), source_images)
 
-    def _read(self, dataset: Dataset, source_images: Sequence[SourceInput] | None) -> SegmentReadResult:
+    def _read(self, dataset: Dataset, source_images: Sequence[SourceInput] | SourceSeries | None) -> SegmentReadResult:
         segmentation_type = _check_supported(dataset)
         frames = _read_frames(dataset, segmentation_type == "LABELMAP")
-        reference = SourceSeries.from_datasets(source_images) if source_images else None
+        reference = SourceSeries.of(source_images) if source_images else None
         if reference is not None:
             _check_reference(dataset, frames, reference)
         placement = _place_frames(frames, reference)
@@ -217,12 +219,16 @@ class SegmentReader:
 class MultiClassReader:
     """Read a SEG into one labelmap; refuses SEGs whose segments overlap."""
 
-    def read(self, dataset: SegInput, source_images: Sequence[SourceInput] | None = None) -> MultiClassReadResult:
+    def read(
+        self, dataset: SegInput, source_images: Sequence[SourceInput] | SourceSeries | None = None
+    ) -> MultiClassReadResult:
         """Parse ``dataset`` into a labelmap (0 = background, else the SegmentNumber)."""
         with damaged_input("the SEG"):
             return self._read(dataset, source_images)
 
-    def _read(self, dataset: SegInput, source_images: Sequence[SourceInput] | None) -> MultiClassReadResult:
+    def _read(
+        self, dataset: SegInput, source_images: Sequence[SourceInput] | SourceSeries | None
+    ) -> MultiClassReadResult:
         segments = SegmentReader().read(dataset, source_images)
         if segments._segmentation_type == "LABELMAP":
             return _read_labelmap(segments)
@@ -296,7 +302,7 @@ def damaged_input(what: str) -> Iterator[None]:
         raise SegReadError(f"{what} is damaged or not a readable SEG ({type(exc).__name__}: {exc})") from exc
 
 
-def _load(dataset: SegInput) -> Dataset:
+def load_seg(dataset: SegInput) -> Dataset:
     """A SEG dataset from a Dataset or a file.
 
     The file is read into memory first: pydicom then reads element values from a buffer, so a damaged length

@@ -104,6 +104,15 @@ class SourceSeries:
         return None
 
     @classmethod
+    def of(cls, sources: SourceSeries | Sequence[SourceInput]) -> SourceSeries:
+        """``sources`` if already a :class:`SourceSeries`, else :meth:`from_datasets` of them.
+
+        Lets a caller that has checked the series once (the export, inspect) hand it on instead of having every
+        step read and check the headers again.
+        """
+        return sources if isinstance(sources, SourceSeries) else cls.from_datasets(sources)
+
+    @classmethod
     def from_datasets(cls, sources: Sequence[SourceInput]) -> SourceSeries:
         """Collect the planes of ``sources`` (datasets or file paths) and check they form one series."""
         if len(sources) == 0:

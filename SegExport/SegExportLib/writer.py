@@ -376,7 +376,7 @@ class MultiClassWriter(_SegWriter):
             )
         self.segmentation_type = segmentation_type
 
-    def write(self, segmentation: sitk.Image, source_images: Sequence[SourceInput]) -> Dataset:
+    def write(self, segmentation: sitk.Image, source_images: Sequence[SourceInput] | SourceSeries) -> Dataset:
         """Encode ``segmentation`` (labels on the source grid) as a SEG referring to ``source_images``.
 
         ``source_images`` are the datasets (read with or without pixel data) or file paths of the series the
@@ -384,7 +384,7 @@ class MultiClassWriter(_SegWriter):
         to disk (see :func:`SegExportLib.write_file`).
         """
         labels = labelmap_array(segmentation)
-        series = SourceSeries.from_datasets(source_images)
+        series = SourceSeries.of(source_images)
         planes = match_slices(Grid.from_image(segmentation), series)
         summary = summarize_labels(labels)
         if len(summary.values) == 0:
@@ -505,7 +505,9 @@ class LayeredWriter(_SegWriter):
     """
 
     def write(
-        self, segmentation: Sequence[sitk.Image] | Mapping[int, sitk.Image], source_images: Sequence[SourceInput]
+        self,
+        segmentation: Sequence[sitk.Image] | Mapping[int, sitk.Image],
+        source_images: Sequence[SourceInput] | SourceSeries,
     ) -> Dataset:
         """Encode the layers (or masks) as one SEG referring to ``source_images``; see :class:`MultiClassWriter`."""
         if isinstance(segmentation, Mapping):
@@ -520,7 +522,7 @@ class LayeredWriter(_SegWriter):
             raise SegmentationImageError("no segmentation layers were given")
         layers = [labelmap_array(image) for image in images]
         self._check_same_grid(images)
-        series = SourceSeries.from_datasets(source_images)
+        series = SourceSeries.of(source_images)
         planes = match_slices(Grid.from_image(images[0]), series)
         if layer_of_label is not None:
             for key, layer in zip(keys, layers):
@@ -617,7 +619,7 @@ class FractionalWriter(_SegWriter):
     def write(
         self,
         segmentation: sitk.Image | Mapping[int, sitk.Image],
-        source_images: Sequence[SourceInput],
+        source_images: Sequence[SourceInput] | SourceSeries,
         fractional_type: str = "PROBABILITY",
     ) -> Dataset:
         """Encode the fractions as a SEG referring to ``source_images``."""
@@ -630,7 +632,7 @@ class FractionalWriter(_SegWriter):
         keys = sorted(segmentation)
         fractions = [_fraction_array(segmentation[key], key) for key in keys]
         LayeredWriter._check_same_grid([segmentation[key] for key in keys])
-        series = SourceSeries.from_datasets(source_images)
+        series = SourceSeries.of(source_images)
         planes = match_slices(Grid.from_image(segmentation[keys[0]]), series)
         described = {d.label_id: d for d in self.template.segments}
         undescribed = [key for key in keys if key not in described]
