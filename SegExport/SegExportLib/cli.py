@@ -315,6 +315,27 @@ def _export_fractional(
 
 def _load_segmentation(arguments: argparse.Namespace) -> tuple[list[sitk.Image], Template]:
     path = Path(arguments.segmentation)
+    if not path.is_file():
+        raise SegExportError(f"{path} does not exist or is not a file")
+    if path.name.lower().endswith(".seg.nrrd"):
+        if arguments.type == "fractional":
+            raise SegExportError("a .seg.nrrd holds labels, not fractions: use --type binary or labelmap with it")
+        from .segnrrd import read_seg_nrrd
+
+        loaded = read_seg_nrrd(path)
+        layers, template = loaded.layers, loaded.template
+        if arguments.metainfo:
+            template = _metainfo_for_segments(from_dcmqi_metainfo(arguments.metainfo), loaded)
+    else:
+        try:
+            image = sitk.ReadImage(os.fspath(path))
+        except RuntimeError as exc:
+            raise SegExportError(f"cannot read {path} as an image: {str(exc).strip().splitlines()[-1]}") from None
+        layers = [image]
+        if arguments.metainfo:
+            template = from_dcmqi_metainfo(arguments.metainfo)
+        else:
+            template = _fraction_template() if arguments.type == "fractional" else _default_template(image)
     series_fields = {
         key: value
         for key, value in (
@@ -323,27 +344,7 @@ def _load_segmentation(arguments: argparse.Namespace) -> tuple[list[sitk.Image],
         )
         if value is not None
     }
-    if not path.is_file():
-        raise SegExportError(f"{path} does not exist or is not a file")
-    if path.name.lower().endswith(".seg.nrrd"):
-        if arguments.type == "fractional":
-            raise SegExportError("a .seg.nrrd holds labels, not fractions: use --type binary or labelmap with it")
-        from .segnrrd import read_seg_nrrd
-
-        loaded = read_seg_nrrd(path, **series_fields)
-        template = loaded.template
-        if arguments.metainfo:
-            template = _metainfo_for_segments(from_dcmqi_metainfo(arguments.metainfo), loaded)
-        return loaded.layers, dataclasses.replace(template, **series_fields) if series_fields else template
-    try:
-        image = sitk.ReadImage(os.fspath(path))
-    except RuntimeError as exc:
-        raise SegExportError(f"cannot read {path} as an image: {str(exc).strip().splitlines()[-1]}") from None
-    if arguments.type == "fractional":
-        template = from_dcmqi_metainfo(arguments.metainfo) if arguments.metainfo else _fraction_template()
-    else:
-        template = from_dcmqi_metainfo(arguments.metainfo) if arguments.metainfo else _default_template(image)
-    return [image], dataclasses.replace(template, **series_fields) if series_fields else template
+    return layers, dataclasses.replace(template, **series_fields)
 
 
 def _fraction_template() -> Template:

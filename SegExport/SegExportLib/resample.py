@@ -88,7 +88,7 @@ def resample_to_source(image: sitk.Image, series: SourceSeries) -> ResampledSegm
     report.resampled = True
     report.output_size = target.size
     report.same_lattice = _same_lattice(grid, target)
-    report.voxels_outside = _labelled_voxels_outside(image, grid, series)
+    report.voxels_outside = _labelled_voxels_outside(image, grid, target, series.plane_offsets())
     if series.uniform_spacing() is not None:
         reference = target.apply_to(sitk.Image([int(v) for v in target.size], image.GetPixelID()))
         resampled = sitk.Resample(image, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
@@ -121,16 +121,18 @@ def _same_lattice(grid: Grid, target: Grid, tolerance: float = 1e-3) -> bool:
     return bool(np.all(np.abs(shift - np.round(shift)) < tolerance))
 
 
-def _labelled_voxels_outside(image: sitk.Image, grid: Grid, series: SourceSeries) -> int:
-    """Count the labelled voxels whose centre lies outside the source volume (half a voxel around it)."""
+def _labelled_voxels_outside(image: sitk.Image, grid: Grid, target: Grid, plane_offsets: np.ndarray) -> int:
+    """Count the labelled voxels whose centre lies outside the source volume (half a voxel around it).
+
+    ``target`` is the :func:`source_grid`; ``plane_offsets`` the planes' positions along its normal.
+    """
     labels = sitk.GetArrayViewFromImage(image)
     k, j, i = np.nonzero(labels)
     if k.size == 0:
         return 0
     points = grid.origin + (np.column_stack([i, j, k]) * grid.spacing) @ grid.direction.T
-    target = source_grid(series)
     relative = (points - target.origin) @ target.direction  # coordinates along the target axes (mm)
-    offsets = series.plane_offsets() - series.plane_offsets()[0]
+    offsets = plane_offsets - plane_offsets[0]
     half_gap = target.spacing[2] / 2
     inside = (
         (relative[:, 0] >= -target.spacing[0] / 2)

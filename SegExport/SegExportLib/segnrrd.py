@@ -23,7 +23,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .errors import SegmentationImageError
-from .segments import SegmentInfo, arrange_layers, template_from_segments
+from .segments import SegmentInfo, arrange_layers, labels_present, template_from_segments
 from .template import Template
 
 logger = logging.getLogger(__name__)
@@ -92,10 +92,11 @@ def read_seg_nrrd(path: str | os.PathLike[str], **template_fields: object) -> Lo
     names = {info.segment_id: info.name for info in infos}
     order = [info.segment_id for info in infos]
     layers, placement = arrange_layers(arrays, segment_ids, order, names)
+    present = [labels_present(layer) for layer in layers]  # one pass per layer, not one per segment
     for info in infos:
         layer, label = placement[info.segment_id]
         info.layer, info.label_value = layer, label
-        info.empty = not bool(np.any(layers[layer] == label))
+        info.empty = label not in present[layer]
     template = template_from_segments(infos, placement=placement, **template_fields)
     return LoadedSegmentation([_image(layer, ijk_to_lps) for layer in layers], template, infos)
 
