@@ -121,3 +121,42 @@ def test_packing_frames_with_few_used_rows(rows: int, columns: int) -> None:
     for index in rng.permutation(len(frames)):
         packer.put(int(index), frames[index])
     assert packer.pixel_data() == reference_packing(frames)
+
+
+@pytest.mark.parametrize(
+    ("rows", "columns", "row_start", "column_start"),
+    [(12, 16, 0, 0), (12, 13, 0, 0), (7, 9, 2, 3), (5, 5, 0, 1), (9, 8, 1, 0), (3, 11, 4, 2), (16, 24, 0, 8)],
+)
+def test_batched_bands_equal_packing_frame_by_frame(rows: int, columns: int, row_start: int, column_start: int) -> None:
+    """put_label_bands (all frames at once) must give the bits of put (one whole frame at a time): byte-aligned
+    rows, rows straddling bytes (columns not a multiple of 8), crops, narrow frames, frames out of order."""
+    rng = np.random.default_rng(rows * 1000 + columns * 10 + row_start)
+    volume = rng.integers(0, 5, size=(6, rows + row_start + 2, columns + column_start + 3)).astype(np.uint16)
+    volume[rng.random(volume.shape) < 0.5] = 0
+    slices = np.repeat(np.arange(6), 4)
+    labels = np.tile(np.arange(1, 5), 6)
+    order = rng.permutation(len(slices))  # frame index -> which (slice, label) it holds
+    first = rng.integers(0, rows + row_start, size=len(slices))
+    stop = first + rng.integers(0, rows, size=len(slices))  # some bands empty, some past the crop
+    frames = np.zeros((len(slices), rows, columns), dtype=bool)
+    for index, which in enumerate(order):
+        window = volume[slices[which], row_start : row_start + rows, column_start : column_start + columns]
+        band = np.zeros(volume.shape[1], dtype=bool)
+        band[first[which] : stop[which]] = True
+        frames[index] = (window == labels[which]) & band[row_start : row_start + rows, None]
+    packer = BinaryFramePacker(len(slices), rows, columns)
+    packer.put_label_bands(
+        np.argsort(order), volume, slices, labels, first, stop, row_start=row_start, column_start=column_start
+    )
+    assert packer.pixel_data() == reference_packing(frames)
+    assert packer.pixel_buffer().tobytes() == packer.pixel_data()
+
+
+def test_batched_bands_refuse_frames_and_columns_outside_the_buffer() -> None:
+    packer = BinaryFramePacker(2, 4, 8)
+    volume = np.ones((1, 4, 8), dtype=np.uint8)
+    one = np.array([0])
+    with pytest.raises(ValueError, match="frame indices"):
+        packer.put_label_bands(np.array([2]), volume, one, np.array([1]), one, np.array([4]))
+    with pytest.raises(ValueError, match="columns"):
+        packer.put_label_bands(np.array([0]), volume, one, np.array([1]), one, np.array([4]), column_start=1)

@@ -20,8 +20,6 @@ from typing import Any, Callable  # noqa: E402
 
 import SimpleITK as sitk  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "SegExport"))
-
 from SegExportLib import encode, export, functional_groups, template, writer  # noqa: E402
 from SegExportLib.source import SourceSeries  # noqa: E402
 
@@ -44,12 +42,11 @@ def timed(phase: str, function: Callable[..., Any]) -> Callable[..., Any]:
 
 PHASES = [
     ("read labelmap (SimpleITK)", sitk, "ReadImage"),
-    ("read source headers (pydicom, no pixel data)", export, "read_source_headers"),
+    ("read source headers (first in full, the others scanned)", export, "read_source_headers"),
     ("source geometry and checks", SourceSeries, "from_datasets"),
     ("match labelmap slices to source images", writer, "match_slices"),
     ("find labels, their slices and rows", writer, "summarize_labels"),
-    ("bit packing", encode.BinaryFramePacker, "put_rows"),
-    ("pixel buffer to bytes", encode.BinaryFramePacker, "pixel_data"),
+    ("bit packing", encode.BinaryFramePacker, "put_label_bands"),
     ("per-frame functional groups", functional_groups.PerFrameGroupsEncoder, "encode"),
     ("dataset assembly", writer._SegWriter, "_build_dataset"),
     ("file write (atomic, fsync)", export, "write_file"),
@@ -65,7 +62,7 @@ def install() -> None:
         else:
             setattr(owner, name, timed(phase, original))
     for _, cls in WRITERS:
-        cls.write = timed("writer total", cls.write)
+        cls.encode = timed("writer total", cls.encode)
 
 
 def run(labels: list[str], metainfo: str, ct_dir: str) -> str:

@@ -8,6 +8,8 @@ source scripts/find_python.sh
 quiet_pip() { "$1"/bin/python -m pip install -q --disable-pip-version-check "${@:2}" 2>&1 | grep -v "is ignored" || true; }
 [ -x .venv-bench/peers/bin/python ] || "$(find_python 3.12)" -m venv .venv-bench/peers
 quiet_pip .venv-bench/peers "pydicom==3.0.2" "highdicom==0.28.2" "dcmqi==1.5.7" "SimpleITK>=2.5,<2.6" "numpy>=2,<2.5"
+# SegExport as its users install it (bytecode compiled by pip, like the peers'), from this checkout, every run.
+quiet_pip .venv-bench/peers --no-deps --force-reinstall .
 [ -x .venv-bench/pydicomseg/bin/python ] || "$(find_python 3.9)" -m venv .venv-bench/pydicomseg
 quiet_pip .venv-bench/pydicomseg "pydicom-seg==0.4.1" "pydicom<3" "numpy<2" "SimpleITK" "jsonschema<4"
 .venv-bench/peers/bin/python -c "import highdicom, pydicom; print('peers: highdicom', highdicom.__version__, 'pydicom', pydicom.__version__)"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from . import template
 from ._version import __version__
+from .encoded import EncodedSeg
 from .errors import (
     EmptySegmentationError,
     GeometryMismatchError,
@@ -34,6 +35,7 @@ from .writer import FractionalWriter, LayeredWriter, MultiClassWriter, WriteRepo
 
 __all__ = [
     "EmptySegmentationError",
+    "EncodedSeg",
     "FractionalWriter",
     "GeometryMismatchError",
     "LayeredWriter",

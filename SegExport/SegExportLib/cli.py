@@ -301,13 +301,14 @@ def _export_fractional(
         uid_root=arguments.uid_root,
         compression=None if arguments.compression == "none" else arguments.compression,
     )
-    dataset = writer.write(layers[0], read_source_headers(source_files), arguments.fractional_type.upper())
-    path = write_file(dataset, output, overwrite=arguments.overwrite)
+    encoded = writer.encode(layers[0], read_source_headers(source_files), arguments.fractional_type.upper())
+    path = write_file(encoded, output, overwrite=arguments.overwrite)
     report = writer.last_report
-    frames = report.frame_count if report else int(dataset.NumberOfFrames)
+    frames = report.frame_count if report else int(encoded.dataset.NumberOfFrames)
+    segment_count = len(encoded.dataset.SegmentSequence)
     _say(
         arguments,
-        f"wrote {path.name}: FRACTIONAL ({arguments.fractional_type}), {len(dataset.SegmentSequence)} segments in "
+        f"wrote {path.name}: FRACTIONAL ({arguments.fractional_type}), {segment_count} segments in "
         f"{frames} frames, {path.stat().st_size / 1024:.0f} KiB, {time.perf_counter() - started:.1f} s",
     )
     return _upload(arguments, parser, path)

@@ -20,6 +20,8 @@ import numpy as np
 # A slice's (label, row) pairs are counted in a table when it is at most this many times larger than the part
 # of the slice holding labels; otherwise they are sorted (a table costs its size, sorting costs its input).
 _TABLE_TO_VOXELS = 8
+# BinaryFramePacker.put_label_bands compares and packs at most about this many voxels at a time.
+_BATCH_VOXELS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,10 @@ class BinaryFramePacker:
         self.columns = columns
         self.bits_per_frame = rows * columns
         total_bytes = -(-frame_count * self.bits_per_frame // 8)
-        # PixelData (OB) needs an even length; the padding byte stays zero.
-        self._buffer = np.zeros(total_bytes + (total_bytes % 2), dtype=np.uint8)
+        # PixelData (OB) needs an even length; the padding byte stays zero. Two more bytes of slack let
+        # put_label_bands write a shifted row's last byte without a bounds check; they are never output.
+        self.byte_count = total_bytes + (total_bytes % 2)
+        self._buffer = np.zeros(self.byte_count + 2, dtype=np.uint8)
 
     def put(self, index: int, mask: np.ndarray) -> None:
         """Store frame ``index`` from a (rows, columns) boolean mask.
@@ -165,9 +169,86 @@ class BinaryFramePacker:
         start = start_bit // 8
         self._buffer[start : start + len(packed)] |= packed
 
+    def put_label_bands(
+        self,
+        frame_indices: np.ndarray,
+        volume: np.ndarray,
+        slices: np.ndarray,
+        labels: np.ndarray,
+        first_rows: np.ndarray,
+        stop_rows: np.ndarray,
+        row_start: int = 0,
+        column_start: int = 0,
+    ) -> None:
+        """Store many frames at once, each the pixels of one label in one slice of a labelmap.
+
+        Frame ``frame_indices[i]`` gets ``volume[slices[i], r, column_start:column_start + columns] == labels[i]``
+        for the volume rows ``first_rows[i] <= r < stop_rows[i]`` (its band), as frame row ``r - row_start``; its
+        other rows stay zero. Each frame must be stored once. The work is done on batches of rows with a bounded
+        number of voxels, with no Python work per frame, so thousands of small frames cost what their bands cost.
+
+        >>> volume = np.array([[[0, 2, 2, 0], [1, 1, 0, 0]]])
+        >>> packer = BinaryFramePacker(frame_count=2, rows=2, columns=4)
+        >>> packer.put_label_bands(np.array([0, 1]), volume, np.array([0, 0]), np.array([1, 2]),
+        ...                        np.array([1, 0]), np.array([2, 1]))
+        >>> np.unpackbits(np.frombuffer(packer.pixel_data(), np.uint8), bitorder="little").tolist()
+        [0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]
+        """
+        first = np.maximum(np.asarray(first_rows, dtype=np.int64), row_start)
+        stop = np.minimum(np.asarray(stop_rows, dtype=np.int64), row_start + self.rows)
+        heights = np.maximum(stop - first, 0)
+        frames = np.asarray(frame_indices, dtype=np.int64)
+        if frames.size and (frames.min() < 0 or frames.max() >= self.frame_count):
+            raise ValueError(f"frame indices must lie in 0..{self.frame_count - 1}")
+        if column_start < 0 or column_start + self.columns > volume.shape[2]:
+            raise ValueError(f"columns {column_start}..{column_start + self.columns} are not all in the volume")
+        if self.columns < 8:  # rows two apart could share a byte; such narrow frames are rare and small
+            for index in np.flatnonzero(heights).tolist():
+                window = volume[slices[index], first[index] : stop[index], column_start : column_start + self.columns]
+                self.put_rows(int(frames[index]), int(first[index]) - row_start, window == labels[index])
+            return
+        # One entry per band row: its source slice and row, its label, and its row number in the whole
+        # frame stack (frame * rows + row), which fixes where its bits go.
+        band_rows = np.repeat(np.arange(len(heights)), heights)
+        row_in_band = np.arange(band_rows.size) - np.repeat(np.cumsum(heights) - heights, heights)
+        source_rows = first[band_rows] + row_in_band
+        stack_rows = frames[band_rows] * self.rows + (source_rows - row_start)
+        source_slices = np.asarray(slices, dtype=np.int64)[band_rows]
+        row_labels = np.asarray(labels)[band_rows]
+        batch = max(1, _BATCH_VOXELS // self.columns)
+        for lo in range(0, band_rows.size, batch):
+            hi = lo + batch
+            window = volume[source_slices[lo:hi], source_rows[lo:hi], column_start : column_start + self.columns]
+            masks = window == row_labels[lo:hi, None].astype(window.dtype, copy=False)
+            self._store_rows(stack_rows[lo:hi], np.packbits(masks, axis=1, bitorder="little"))
+
+    def _store_rows(self, stack_rows: np.ndarray, packed: np.ndarray) -> None:
+        """Put packed rows (one per ``stack_rows`` entry, bit 0 first) at bit ``stack_row * columns``."""
+        if self.columns % 8 == 0:  # every row starts on a byte: plain assignment
+            width = self.columns // 8
+            self._buffer[: self.frame_count * self.rows * width].reshape(-1, width)[stack_rows] = packed
+            return
+        start_bits = stack_rows * self.columns
+        offsets = (start_bits % 8).astype(np.uint16)
+        shifted = packed.astype(np.uint16) << offsets[:, None]
+        spread = np.zeros((packed.shape[0], packed.shape[1] + 1), dtype=np.uint8)
+        spread[:, :-1] = shifted.astype(np.uint8)
+        spread[:, 1:] |= (shifted >> 8).astype(np.uint8)
+        targets = (start_bits // 8)[:, None] + np.arange(spread.shape[1])
+        # A row's bytes (with the spare last one) can reach the first byte of the rows one and two further on,
+        # never of rows three apart (columns >= 8). So rows are OR-ed in three groups by row number modulo 3:
+        # within a group no byte index repeats, which a fancy-indexed |= needs.
+        for group in range(3):
+            chosen = stack_rows % 3 == group
+            self._buffer[targets[chosen]] |= spread[chosen]
+
     def pixel_data(self) -> bytes:
         """The packed pixel data, ready for the PixelData element."""
-        return self._buffer.tobytes()
+        return self._buffer[: self.byte_count].tobytes()
+
+    def pixel_buffer(self) -> np.ndarray:
+        """The packed pixel data as a uint8 array view (no copy): what :meth:`pixel_data` returns, as an array."""
+        return self._buffer[: self.byte_count]
 
 
 def unpack_binary_frame(pixel_data: bytes | np.ndarray, index: int, rows: int, columns: int) -> np.ndarray:

@@ -20,8 +20,9 @@ from typing import Callable
 import pydicom
 import SimpleITK as sitk
 
-from .errors import OverlappingSegmentsError, SourceSeriesError
+from .errors import OverlappingSegmentsError
 from .fileio import write_file
+from .headers import read_source_headers
 from .resample import ResampleReport, resample_to_source
 from .source import SourceSeries
 from .template import Template
@@ -52,20 +53,6 @@ class ExportSummary:
         if self.resampling is not None and self.resampling.resampled:
             text += f"; {self.resampling.describe()}"
         return text
-
-
-def read_source_headers(paths: Sequence[str | os.PathLike[str] | pydicom.Dataset]) -> list[pydicom.Dataset]:
-    """The source images' headers, without pixel data; a file that cannot be read is named (datasets pass)."""
-    headers = []
-    for path in paths:
-        if isinstance(path, pydicom.Dataset):
-            headers.append(path)
-            continue
-        try:
-            headers.append(pydicom.dcmread(os.fspath(path), stop_before_pixels=True))
-        except (OSError, pydicom.errors.InvalidDicomError) as exc:
-            raise SourceSeriesError(f"cannot read source image {path}: {exc}") from exc
-    return headers
 
 
 def export_seg(
@@ -123,9 +110,9 @@ def export_seg(
         )
     else:
         writer = LayeredWriter(template, **options)  # type: ignore[arg-type]
-    dataset = writer.write(labelmap, sources)
+    encoded = writer.encode(labelmap, sources)
     report_progress(0.8, "Writing the file")
-    path = write_file(dataset, output_path, overwrite=overwrite)
+    path = write_file(encoded, output_path, overwrite=overwrite)
     report_progress(1.0, "Done")
     report = writer.last_report
     assert report is not None

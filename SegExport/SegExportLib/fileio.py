@@ -7,6 +7,10 @@ existing file unless ``overwrite=True``.
 
 >>> write_file(dataset, "out/seg.dcm")                    # doctest: +SKIP
 PosixPath('out/seg.dcm')
+
+Given an :class:`~SegExportLib.encoded.EncodedSeg` (what the writers' ``encode``
+returns) instead of a dataset, the pixel data is streamed from the writer's array
+after the rest of the dataset, so the largest part of a SEG is never copied.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Union
 
 import pydicom
 from pydicom.charset import convert_encodings, default_encoding
@@ -28,7 +32,10 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
+from .encoded import EncodedSeg
 from .errors import OutputExistsError, OutputWriteError
+
+SegData = Union[Dataset, EncodedSeg]
 
 PYDICOM_MAJOR = int(pydicom.__version__.split(".")[0])
 
@@ -52,26 +59,42 @@ def declare_explicit_little_endian(dataset: Dataset) -> None:
         dataset.is_implicit_VR = False
 
 
-def save_dataset(dataset: Dataset, target: str | os.PathLike[str] | io.BufferedIOBase) -> None:
+def save_dataset(dataset: SegData, target: str | os.PathLike[str] | io.BufferedIOBase) -> None:
     """``dataset.save_as`` with a DICOM file header (preamble and file meta), on pydicom 2 or 3.
 
     A Deflated Explicit VR Little Endian dataset is compressed here, in parallel chunks, rather than by pydicom,
-    which compresses a second full copy of the encoded dataset on one thread.
+    which compresses a second full copy of the encoded dataset on one thread. An :class:`EncodedSeg`'s pixels
+    are written from its array, without a copy.
     """
-    if dataset.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
-        if isinstance(target, (str, os.PathLike)):
-            with open(target, "wb") as stream:
-                _save_deflated(dataset, stream)
+    if isinstance(target, (str, os.PathLike)):
+        with open(target, "wb") as stream:
+            save_dataset(dataset, stream)
+        return
+    pixels: list[memoryview] = []
+    if isinstance(dataset, EncodedSeg):
+        if dataset.encapsulated:
+            dataset = dataset.to_dataset()
         else:
-            _save_deflated(dataset, target)
-    elif PYDICOM_MAJOR >= 3:
+            value = dataset.native_pixel_bytes()
+            pad = b"\0" if len(value) % 2 else b""
+            pixels = [memoryview(dataset.pixel_element_header(len(value) + len(pad))), value, memoryview(pad)]
+            dataset = dataset.dataset
+            if dataset and max(dataset.keys()) >= 0x7FE00010:
+                raise ValueError("an EncodedSeg's dataset must end before PixelData")
+    if dataset.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
+        _save_deflated(dataset, target, pixels)
+        return
+    if PYDICOM_MAJOR >= 3:
         dataset.save_as(target, enforce_file_format=True)
     else:
         dataset.save_as(target, write_like_original=False)
+    for piece in pixels:
+        target.write(piece)
 
 
-def _save_deflated(dataset: Dataset, stream: io.BufferedIOBase) -> None:
-    """Preamble, file meta (uncompressed) and the raw-deflated dataset, as PS3.5 A.5 describes."""
+def _save_deflated(dataset: Dataset, stream: io.BufferedIOBase, tail: list[memoryview]) -> None:
+    """Preamble, file meta (uncompressed) and the raw-deflated dataset followed by ``tail`` (the encoded
+    PixelData element, if kept apart), as PS3.5 A.5 describes."""
     header = DicomBytesIO()
     header.is_little_endian, header.is_implicit_VR = True, False
     header.write(dataset.preamble or b"\0" * 128)
@@ -82,15 +105,16 @@ def _save_deflated(dataset: Dataset, stream: io.BufferedIOBase) -> None:
     body.is_little_endian, body.is_implicit_VR = True, False
     write_dataset(body, dataset)
     length = 0
-    for block in deflate_chunks(body.parent.getbuffer()):
+    for block in deflate_chunks([body.parent.getbuffer(), *tail]):
         stream.write(block)
         length += len(block)
     if length % 2:
         stream.write(b"\0")
 
 
-def deflate_chunks(data: memoryview | bytes, level: int = DEFLATE_LEVEL) -> Iterator[bytes]:
-    """Raw deflate (no zlib header) of ``data`` as consecutive blocks forming one valid deflate stream.
+def deflate_chunks(data: memoryview | bytes | list[memoryview], level: int = DEFLATE_LEVEL) -> Iterator[bytes]:
+    """Raw deflate (no zlib header) of ``data`` (or of the concatenation of a list of buffers) as consecutive
+    blocks forming one valid deflate stream.
 
     Each chunk is compressed on its own; all but the last end with a sync flush (a byte-aligned, non-final
     block), so their outputs concatenate into a single stream, at the price of a few bytes per chunk.
@@ -98,9 +122,15 @@ def deflate_chunks(data: memoryview | bytes, level: int = DEFLATE_LEVEL) -> Iter
     >>> data = bytes(100) * 1000
     >>> zlib.decompress(b"".join(deflate_chunks(data)), -zlib.MAX_WBITS) == data
     True
+    >>> zlib.decompress(b"".join(deflate_chunks([memoryview(b"ab"), memoryview(b"cd")])), -zlib.MAX_WBITS)
+    b'abcd'
     """
-    view = memoryview(data).cast("B")
-    chunks = [view[start : start + DEFLATE_CHUNK_BYTES] for start in range(0, max(len(view), 1), DEFLATE_CHUNK_BYTES)]
+    pieces = data if isinstance(data, list) else [data]
+    chunks = []
+    for piece in pieces:
+        view = memoryview(piece).cast("B")
+        chunks += [view[start : start + DEFLATE_CHUNK_BYTES] for start in range(0, len(view), DEFLATE_CHUNK_BYTES)]
+    chunks = chunks or [memoryview(b"")]
     last = len(chunks) - 1
 
     def compress(index: int) -> bytes:
@@ -116,15 +146,16 @@ def deflate_chunks(data: memoryview | bytes, level: int = DEFLATE_LEVEL) -> Iter
         yield from pool.map(compress, range(len(chunks)))
 
 
-def dataset_to_bytes(dataset: Dataset) -> bytes:
+def dataset_to_bytes(dataset: SegData) -> bytes:
     """The DICOM file (preamble, file meta, dataset) as bytes."""
     buffer = io.BytesIO()
     save_dataset(dataset, buffer)
     return buffer.getvalue()
 
 
-def write_file(dataset: Dataset, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
-    """Write ``dataset`` to ``path`` atomically; refuse to replace an existing file unless ``overwrite``."""
+def write_file(dataset: SegData, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """Write ``dataset`` (a dataset, or a writer's :class:`EncodedSeg`) to ``path`` atomically; refuse to replace
+    an existing file unless ``overwrite``."""
     return _write_atomically(lambda stream: save_dataset(dataset, stream), path, overwrite)
 
 

@@ -14,6 +14,7 @@ patient/study header. Inconsistent series are refused with
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -21,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import Union
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset
 
 from .errors import SourceSeriesError
+from .headers import read_source_header
 
 SourceInput = Union[Dataset, str, "os.PathLike[str]"]
 
@@ -118,47 +119,35 @@ class SourceSeries:
         if len(sources) == 0:
             raise SourceSeriesError("no source images were given: pass the DICOM images the segmentation was drawn on")
         datasets = [_load(source, index) for index, source in enumerate(sources)]
-        _check_same_value(datasets, "SeriesInstanceUID", "series", "pass the images of a single series")
+        _check_same_value(datasets, _SERIES_UID, "SeriesInstanceUID", "series", "pass the images of a single series")
         _check_same_value(
-            datasets, "FrameOfReferenceUID", "frames of reference", "pass images of one frame of reference"
+            datasets,
+            _FRAME_OF_REFERENCE_UID,
+            "FrameOfReferenceUID",
+            "frames of reference",
+            "pass images of one frame of reference",
         )
-        _check_unique_instances(datasets)
+        instances = _check_unique_instances(datasets)
 
-        planes: list[SourcePlane] = []
-        geometries: list[tuple[np.ndarray, np.ndarray, tuple[float, float], int, int, str]] = []
-        first_geometry = None
+        found: list[_PlaneValues] = []
         for ds, name in datasets:
-            for plane, geometry in _planes_of(ds, name):
-                planes.append(plane)
-                geometries.append(geometry)
-                if first_geometry is None:
-                    first_geometry = (ds, geometry)
-        assert first_geometry is not None
-        header, (row_dir, col_dir, spacing, rows, columns, _) = first_geometry
-        for r, c, s, nr, nc, name in geometries:
-            if (
-                np.linalg.norm(r - row_dir) > ORIENTATION_TOLERANCE
-                or np.linalg.norm(c - col_dir) > ORIENTATION_TOLERANCE
-            ):
-                raise SourceSeriesError(
-                    f"mixed orientations: {name} has ImageOrientationPatient {np.r_[r, c].round(6).tolist()}, "
-                    f"but {datasets[0][1]} has {np.r_[row_dir, col_dir].round(6).tolist()}; "
-                    "a SEG frame set needs one orientation: pass only the images of one stack"
-                )
-            if (nr, nc) != (rows, columns):
-                raise SourceSeriesError(
-                    f"mixed image sizes: {name} has {nr} rows x {nc} columns, {datasets[0][1]} has "
-                    f"{rows} x {columns}; pass only images of one size"
-                )
-            if not np.allclose(s, spacing, rtol=1e-4, atol=1e-6):
-                raise SourceSeriesError(
-                    f"mixed pixel spacing: {name} has PixelSpacing {list(s)}, {datasets[0][1]} has {list(spacing)}"
-                )
+            found.extend(_plane_values(ds, name))
+        positions = np.array([plane.position for plane in found], dtype=float)
+        orientations = np.array([plane.orientation for plane in found], dtype=float)
+        spacings = np.array([plane.spacing for plane in found], dtype=float)
+        sizes = np.array([plane.size for plane in found], dtype=np.int64)
+        row_dir, col_dir, spacing, (rows, columns) = _check_geometry(found, orientations, spacings, sizes)
 
         normal = np.cross(row_dir, col_dir)
         normal /= np.linalg.norm(normal)
-        planes.sort(key=lambda p: float(p.position @ normal))
+        planes = [
+            SourcePlane(plane.sop_class_uid, plane.sop_instance_uid, position, plane.frame_number, plane.name)
+            for plane, position in zip(found, positions)
+        ]
+        order = np.argsort(positions @ normal, kind="stable")
+        planes = [planes[index] for index in order.tolist()]
         _check_distinct_positions(planes, normal, spacing)
+        header = datasets[0][0]
         orientation, pixel_spacing = _verbatim_geometry(header)
         thickness = header.get("SliceThickness")
         return cls(
@@ -173,7 +162,7 @@ class SourceSeries:
             pixel_spacing=pixel_spacing,
             slice_thickness=float(thickness) if thickness not in (None, "") else None,
             header=header,
-            instances=[(str(ds.SOPClassUID), str(ds.SOPInstanceUID)) for ds, _ in datasets],
+            instances=instances,
         )
 
 
@@ -182,41 +171,92 @@ def _load(source: SourceInput, index: int) -> tuple[Dataset, str]:
         name = str(getattr(source, "filename", "") or f"source dataset #{index} ({source.get('SOPInstanceUID', '?')})")
         return source, name
     path = os.fspath(source)
-    try:
-        return pydicom.dcmread(path, stop_before_pixels=True), path
-    except (OSError, pydicom.errors.InvalidDicomError) as exc:
-        raise SourceSeriesError(f"cannot read source image {path}: {exc}") from exc
+    # The first dataset is the header the SEG copies patient and study data from: read it all.
+    return read_source_header(path, full=index == 0), path
 
 
-def _check_same_value(datasets: list[tuple[Dataset, str]], keyword: str, what: str, fix: str) -> None:
+_SOP_CLASS_UID = 0x00080016
+_SOP_INSTANCE_UID = 0x00080018
+_SERIES_UID = 0x0020000E
+_FRAME_OF_REFERENCE_UID = 0x00200052
+_IMAGE_POSITION = 0x00200032
+_IMAGE_ORIENTATION = 0x00200037
+_PIXEL_SPACING = 0x00280030
+
+
+def _text(ds: Dataset, tag: int) -> str | None:
+    """A text element's value (UIDs here), read from the raw bytes when pydicom has not converted it yet: this
+    skips pydicom's value conversion, the largest cost of checking a few hundred headers."""
+    element = ds.get_item(tag)
+    if element is None:
+        return None
+    value = element.value
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace").rstrip("\0 ").strip()
+    return None if value in (None, "") else str(value)
+
+
+def _numbers(ds: Dataset, tag: int) -> object:
+    """A DS element's numbers, from its raw bytes when possible; ``None`` when absent. Returns the raw text
+    unchanged when it is not numbers (for the error message)."""
+    element = ds.get_item(tag)
+    if element is None:
+        return None
+    value = element.value
+    if isinstance(value, bytes):
+        text = value.decode("ascii", "replace").strip("\0 ")
+        if not text:
+            return None
+        try:
+            return [float(part) for part in text.split("\\")]
+        except ValueError:
+            return text
+    if value is None or value == "":
+        return None
+    return value
+
+
+def _check_same_value(datasets: list[tuple[Dataset, str]], tag: int, keyword: str, what: str, fix: str) -> None:
+    values = []
     for ds, name in datasets:
-        if keyword not in ds or ds[keyword].value in (None, ""):
+        value = _text(ds, tag)
+        if value is None:
             raise SourceSeriesError(f"source image {name} has no {keyword}; it cannot be referenced by a SEG")
-    counts = Counter(str(ds[keyword].value) for ds, _ in datasets)
+        values.append(value)
+    counts = Counter(values)
     if len(counts) > 1:
         listing = ", ".join(f"{uid} ({n} images)" for uid, n in counts.most_common())
         raise SourceSeriesError(f"the source images belong to {len(counts)} {what}: {listing}; {fix}")
 
 
-def _check_unique_instances(datasets: list[tuple[Dataset, str]]) -> None:
+def _check_unique_instances(datasets: list[tuple[Dataset, str]]) -> list[tuple[str, str]]:
+    """(SOPClassUID, SOPInstanceUID) of every dataset, refusing missing UIDs and an instance given twice."""
     seen: dict[str, str] = {}
+    instances = []
     for ds, name in datasets:
-        if "SOPInstanceUID" not in ds or "SOPClassUID" not in ds:
+        sop_class, uid = _text(ds, _SOP_CLASS_UID), _text(ds, _SOP_INSTANCE_UID)
+        if uid is None or sop_class is None:
             raise SourceSeriesError(
                 f"source image {name} has no SOPInstanceUID/SOPClassUID; it is not a DICOM instance"
             )
-        uid = str(ds.SOPInstanceUID)
+        if not (uid + sop_class).isascii():
+            raise SourceSeriesError(
+                f"source image {name} has a damaged SOPInstanceUID or SOPClassUID ({uid!r}, {sop_class!r}): UIDs "
+                "are digits and dots; check the file, or leave it out"
+            )
         if uid in seen:
             raise SourceSeriesError(f"source instance {uid} was given twice ({seen[uid]} and {name}); pass each once")
         seen[uid] = name
+        instances.append((sop_class, uid))
+    return instances
 
 
-def _vector(values: object, count: int, what: str, name: str) -> np.ndarray:
+def _vector(values: object, count: int, what: str, name: str) -> list[float]:
     try:
-        vector = np.array([float(v) for v in values], dtype=float)  # type: ignore[union-attr]
+        vector = [float(v) for v in values]  # type: ignore[union-attr]
     except (TypeError, ValueError) as exc:
         raise SourceSeriesError(f"source image {name} has an unreadable {what}: {values!r}") from exc
-    if vector.shape != (count,) or not np.all(np.isfinite(vector)):
+    if len(vector) != count or not all(math.isfinite(v) for v in vector):
         raise SourceSeriesError(f"source image {name} has {what} {values!r}; expected {count} numbers")
     return vector
 
@@ -232,19 +272,36 @@ def _functional_group_value(ds: Dataset, frame_index: int, sequence: str, keywor
     return None
 
 
-def _planes_of(ds: Dataset, name: str):
-    """Yield (plane, geometry) for every frame of ``ds``."""
+@dataclass(frozen=True)
+class _PlaneValues:
+    """What one plane's header says, parsed but not yet checked against the other planes."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    position: list[float]
+    orientation: list[float]
+    spacing: list[float]
+    size: tuple[int, int]
+    frame_number: int | None
+    name: str
+
+
+def _plane_values(ds: Dataset, name: str) -> list[_PlaneValues]:
+    """The planes of ``ds`` (one per frame), each with its position, orientation, spacing and size."""
     frames = int(ds.get("NumberOfFrames") or 1)
     multi_frame = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    rows, columns = ds.get("Rows"), ds.get("Columns")
+    sop_class, sop_instance = str(_text(ds, _SOP_CLASS_UID)), str(_text(ds, _SOP_INSTANCE_UID))
+    values = []
     for index in range(frames):
         if multi_frame:
             position = _functional_group_value(ds, index, "PlanePositionSequence", "ImagePositionPatient")
             orientation = _functional_group_value(ds, index, "PlaneOrientationSequence", "ImageOrientationPatient")
             spacing = _functional_group_value(ds, index, "PixelMeasuresSequence", "PixelSpacing")
         else:
-            position, orientation, spacing = (
-                ds.get(k) for k in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing")
-            )
+            position = _numbers(ds, _IMAGE_POSITION)
+            orientation = _numbers(ds, _IMAGE_ORIENTATION)
+            spacing = _numbers(ds, _PIXEL_SPACING)
         where = f"{name} frame {index + 1}" if frames > 1 else name
         for value, keyword in (
             (position, "ImagePositionPatient"),
@@ -256,35 +313,73 @@ def _planes_of(ds: Dataset, name: str):
                     f"source image {where} has no {keyword}; SEG frames can only refer to images with a known position "
                     "(a projection image or a secondary capture cannot be the source of a volumetric SEG)"
                 )
-        iop = _vector(orientation, 6, "ImageOrientationPatient", where)
-        row_dir, col_dir = iop[:3], iop[3:]
-        if not (
-            np.isclose(np.linalg.norm(row_dir), 1, atol=1e-3)
-            and np.isclose(np.linalg.norm(col_dir), 1, atol=1e-3)
-            and abs(row_dir @ col_dir) < 1e-3
-        ):
-            raise SourceSeriesError(
-                f"source image {where} has an ImageOrientationPatient that is "
-                f"not two orthogonal unit vectors: {list(iop)}"
-            )
-        row_dir, col_dir = row_dir / np.linalg.norm(row_dir), col_dir / np.linalg.norm(col_dir)
-        pixel_spacing = _vector(spacing, 2, "PixelSpacing", where)
-        if np.any(pixel_spacing <= 0):
-            raise SourceSeriesError(f"source image {where} has a non-positive PixelSpacing {list(pixel_spacing)}")
-        rows, columns = ds.get("Rows"), ds.get("Columns")
         if not rows or not columns:
             raise SourceSeriesError(f"source image {where} has no Rows/Columns")
-        plane = SourcePlane(
-            sop_class_uid=str(ds.SOPClassUID),
-            sop_instance_uid=str(ds.SOPInstanceUID),
-            position=_vector(position, 3, "ImagePositionPatient", where),
-            frame_number=index + 1 if multi_frame else None,
-            origin_name=where,
+        values.append(
+            _PlaneValues(
+                sop_class,
+                sop_instance,
+                _vector(position, 3, "ImagePositionPatient", where),
+                _vector(orientation, 6, "ImageOrientationPatient", where),
+                _vector(spacing, 2, "PixelSpacing", where),
+                (int(rows), int(columns)),
+                index + 1 if multi_frame else None,
+                where,
+            )
         )
-        yield (
-            plane,
-            (row_dir, col_dir, (float(pixel_spacing[0]), float(pixel_spacing[1])), int(rows), int(columns), where),
+    return values
+
+
+def _check_geometry(
+    planes: list[_PlaneValues], orientations: np.ndarray, spacings: np.ndarray, sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float], tuple[int, int]]:
+    """Check every plane's orientation and spacing, and that all planes share them (and their size), in a few
+    array operations; return the (normalised) row and column directions, the spacing and the size."""
+    row_dirs, col_dirs = orientations[:, :3], orientations[:, 3:]
+    row_norms, col_norms = np.linalg.norm(row_dirs, axis=1), np.linalg.norm(col_dirs, axis=1)
+    bad = (
+        (np.abs(row_norms - 1) > 1e-3)
+        | (np.abs(col_norms - 1) > 1e-3)
+        | (np.abs(np.einsum("ij,ij->i", row_dirs, col_dirs)) >= 1e-3)
+    )
+    if bad.any():
+        plane = planes[int(np.argmax(bad))]
+        raise SourceSeriesError(
+            f"source image {plane.name} has an ImageOrientationPatient that is "
+            f"not two orthogonal unit vectors: {plane.orientation}"
         )
+    bad = (spacings <= 0).any(axis=1)
+    if bad.any():
+        plane = planes[int(np.argmax(bad))]
+        raise SourceSeriesError(f"source image {plane.name} has a non-positive PixelSpacing {plane.spacing}")
+    row_dirs, col_dirs = row_dirs / row_norms[:, None], col_dirs / col_norms[:, None]
+    first = planes[0]
+    bad = (np.linalg.norm(row_dirs - row_dirs[0], axis=1) > ORIENTATION_TOLERANCE) | (
+        np.linalg.norm(col_dirs - col_dirs[0], axis=1) > ORIENTATION_TOLERANCE
+    )
+    if bad.any():
+        index = int(np.argmax(bad))
+        raise SourceSeriesError(
+            f"mixed orientations: {planes[index].name} has ImageOrientationPatient "
+            f"{np.r_[row_dirs[index], col_dirs[index]].round(6).tolist()}, but {first.name} has "
+            f"{np.r_[row_dirs[0], col_dirs[0]].round(6).tolist()}; "
+            "a SEG frame set needs one orientation: pass only the images of one stack"
+        )
+    bad = (sizes != sizes[0]).any(axis=1)
+    if bad.any():
+        plane = planes[int(np.argmax(bad))]
+        raise SourceSeriesError(
+            f"mixed image sizes: {plane.name} has {plane.size[0]} rows x {plane.size[1]} columns, {first.name} has "
+            f"{first.size[0]} x {first.size[1]}; pass only images of one size"
+        )
+    bad = ~np.isclose(spacings, spacings[0], rtol=1e-4, atol=1e-6).all(axis=1)
+    if bad.any():
+        plane = planes[int(np.argmax(bad))]
+        raise SourceSeriesError(
+            f"mixed pixel spacing: {plane.name} has PixelSpacing {plane.spacing}, {first.name} has {first.spacing}"
+        )
+    spacing = (float(spacings[0, 0]), float(spacings[0, 1]))
+    return row_dirs[0], col_dirs[0], spacing, (int(sizes[0, 0]), int(sizes[0, 1]))
 
 
 def _check_distinct_positions(planes: list[SourcePlane], normal: np.ndarray, spacing: tuple[float, float]) -> None:

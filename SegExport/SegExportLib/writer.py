@@ -22,10 +22,10 @@ import numpy as np
 import SimpleITK as sitk
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.encaps import encapsulate
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, RLELossless
 
 from .encode import BinaryFramePacker, LabelSummary, nonzero_bounding_box, summarize_labels
+from .encoded import EncodedSeg
 from .errors import (
     EmptySegmentationError,
     MissingSegmentError,
@@ -36,7 +36,6 @@ from .errors import (
 from .fileio import declare_explicit_little_endian
 from .functional_groups import Frame, PerFrameGroupsEncoder, dimension_modules, shared_functional_groups
 from .geometry import Grid, match_slices
-from .rle import encode_frame
 from .seg_header import (
     LABEL_MAP_SEGMENTATION_STORAGE,
     SEGMENTATION_STORAGE,
@@ -175,29 +174,30 @@ class _SegWriter:
         planes: list[SourcePlane],
         report: WriteReport,
         overlap: str,
-    ) -> Dataset:
+    ) -> EncodedSeg:
         box = self._frame_box(layers, series, report)
         row_start, row_stop, column_start, column_stop = box
         frames, sources = self._plan_frames(summaries, segments, planes, series, box)
 
         packer = BinaryFramePacker(len(frames), row_stop - row_start, column_stop - column_start)
-        for index, (layer, label, k) in enumerate(sources):
-            band = summaries[layer].row_band(label, k)
-            if band is None:
-                packer.put(index, layers[layer][k, row_start:row_stop, column_start:column_stop] == label)
+        source_array = np.array(sources, dtype=np.int64).reshape(-1, 3)
+        for layer, summary in enumerate(summaries):
+            indices = np.flatnonzero(source_array[:, 0] == layer)
+            labels, slices = source_array[indices, 1], source_array[indices, 2]
+            if summary.first_rows is None or summary.stop_rows is None:
+                first, stop = np.full(len(indices), row_start), np.full(len(indices), row_stop)
             else:  # only the rows holding the label: every other row of the frame stays zero
-                first, stop = max(band[0], row_start), min(band[1], row_stop)
-                if first < stop:
-                    rows = layers[layer][k, first:stop, column_start:column_stop] == label
-                    packer.put_rows(index, first - row_start, rows)
+                columns = np.searchsorted(summary.values, labels)
+                first, stop = summary.first_rows[slices, columns], summary.stop_rows[slices, columns]
+            packer.put_label_bands(indices, layers[layer], slices, labels, first, stop, row_start, column_start)
         report.frame_count = len(frames)
         report.segments_overlap = overlap
-        dataset = self._build_dataset(
+        encoded = self._build_dataset(
             series,
             [s.description for s in segments],
             PerFrameGroupsEncoder().encode(frames),
             len(frames),
-            packer.pixel_data(),
+            packer.pixel_buffer(),
             (row_stop - row_start, column_stop - column_start),
             overlap,
         )
@@ -209,23 +209,7 @@ class _SegWriter:
             row_stop - row_start,
             column_stop - column_start,
         )
-        return dataset
-
-    def _set_pixel_data(self, dataset: Dataset, pixel_data: bytes | np.ndarray, bits_allocated: int) -> None:
-        """PixelData: packed bits, native 8/16-bit frames, or RLE-encoded frames in an encapsulated sequence."""
-        if self.transfer_syntax == RLELossless:
-            if bits_allocated == 1 or not isinstance(pixel_data, np.ndarray):
-                raise SegExportError(
-                    "RLE Lossless encodes whole bytes per pixel: use it for LABELMAP or FRACTIONAL SEGs; "
-                    "for BINARY (1-bit) SEGs choose compression='deflate'"
-                )
-            dataset.add_new(0x7FE00010, "OB", encapsulate([encode_frame(frame) for frame in pixel_data]))
-            dataset["PixelData"].is_undefined_length = True
-            return
-        if isinstance(pixel_data, np.ndarray):
-            pixel_data = pixel_data.astype(pixel_data.dtype.newbyteorder("<"), copy=False).tobytes()
-        # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
-        dataset.add_new(0x7FE00010, "OW" if bits_allocated == 16 else "OB", pixel_data)
+        return encoded
 
     def _frame_box(
         self, layers: list[np.ndarray], series: SourceSeries, report: WriteReport
@@ -280,15 +264,20 @@ class _SegWriter:
         descriptions: list[SegmentDescription],
         per_frame: RawDataElement,
         frame_count: int,
-        pixel_data: bytes | np.ndarray,
+        pixel_data: np.ndarray,
         frame_shape: tuple[int, int],
         overlap: str,
         bits_allocated: int = 1,
         segmentation_type: str = "BINARY",
         fractional_type: str | None = None,
-    ) -> Dataset:
+    ) -> EncodedSeg:
         """The SEG dataset around encoded frames: BINARY (1 bit), FRACTIONAL (8 bits, one frame per segment and
         slice) or LABELMAP (8 or 16 bits, one frame per slice)."""
+        if self.transfer_syntax == RLELossless and bits_allocated == 1:
+            raise SegExportError(
+                "RLE Lossless encodes whole bytes per pixel: use it for LABELMAP or FRACTIONAL SEGs; "
+                "for BINARY (1-bit) SEGs choose compression='deflate'"
+            )
         labelmap = segmentation_type == "LABELMAP"
         sop_class = LABEL_MAP_SEGMENTATION_STORAGE if labelmap else SEGMENTATION_STORAGE
         instance_uid = new_uid(self.uid_root)
@@ -321,20 +310,19 @@ class _SegWriter:
         dataset.SharedFunctionalGroupsSequence = shared_functional_groups(
             series.image_orientation, series.pixel_spacing, thickness, spacing
         )
-        dataset.ReferencedSeriesSequence = referenced_series(series)
         dataset.NumberOfFrames = frame_count
         if needs_unicode(dataset):
             dataset.SpecificCharacterSet = "ISO_IR 192"
+        # Pre-encoded elements go in last: needs_unicode would decode them (and they are ASCII).
+        dataset[0x00081115] = referenced_series(series)
         dataset[0x52009230] = per_frame
-        # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
-        self._set_pixel_data(dataset, pixel_data, bits_allocated)
         dataset.file_meta = file_meta(instance_uid, self.transfer_syntax, sop_class)
         # With a preamble, a plain dataset.save_as(path) (as pydicom-seg users write) gives a standard file too.
         dataset.preamble = b"\0" * 128
         # Declare the dataset as already Explicit VR Little Endian so pydicom writes the
         # pre-encoded per-frame groups as they are instead of re-encoding them.
         declare_explicit_little_endian(dataset)
-        return dataset
+        return EncodedSeg(dataset, pixel_data, bits_allocated)
 
 
 class MultiClassWriter(_SegWriter):
@@ -383,6 +371,11 @@ class MultiClassWriter(_SegWriter):
         segmentation was drawn on, in any order. Returns the SEG as a :class:`pydicom.Dataset`; nothing is written
         to disk (see :func:`SegExportLib.write_file`).
         """
+        return self.encode(segmentation, source_images).to_dataset()
+
+    def encode(self, segmentation: sitk.Image, source_images: Sequence[SourceInput] | SourceSeries) -> EncodedSeg:
+        """As :meth:`write`, with the pixel data kept apart as an array (for :func:`SegExportLib.write_file`,
+        which writes it without copying it)."""
         labels = labelmap_array(segmentation)
         series = SourceSeries.of(source_images)
         planes = match_slices(Grid.from_image(segmentation), series)
@@ -406,7 +399,7 @@ class MultiClassWriter(_SegWriter):
         series: SourceSeries,
         planes: list[SourcePlane],
         report: WriteReport,
-    ) -> Dataset:
+    ) -> EncodedSeg:
         """One frame per slice (slices with a written segment, unless skip_empty_slices is off)."""
         box = self._frame_box([labels], series, report)
         row_start, row_stop, column_start, column_stop = box
@@ -438,7 +431,7 @@ class MultiClassWriter(_SegWriter):
                 position = np.minimum(np.searchsorted(summary.values, window), len(summary.values) - 1)
                 pixels[index] = np.where(summary.values[position] == window, number_of_value[position], 0)
         report.frame_count = len(frames)
-        dataset = self._build_dataset(
+        encoded = self._build_dataset(
             series,
             [s.description for s in segments],
             PerFrameGroupsEncoder().encode_stack(frames),
@@ -450,7 +443,7 @@ class MultiClassWriter(_SegWriter):
             segmentation_type="LABELMAP",
         )
         self.last_report = report
-        return dataset
+        return encoded
 
     def _select_segments(self, summary: LabelSummary, report: WriteReport) -> list[_SegmentSource]:
         """Pair each label in the image with its template description; number them 1..N."""
@@ -510,6 +503,14 @@ class LayeredWriter(_SegWriter):
         source_images: Sequence[SourceInput] | SourceSeries,
     ) -> Dataset:
         """Encode the layers (or masks) as one SEG referring to ``source_images``; see :class:`MultiClassWriter`."""
+        return self.encode(segmentation, source_images).to_dataset()
+
+    def encode(
+        self,
+        segmentation: Sequence[sitk.Image] | Mapping[int, sitk.Image],
+        source_images: Sequence[SourceInput] | SourceSeries,
+    ) -> EncodedSeg:
+        """As :meth:`write`, with the pixel data kept apart (see :meth:`MultiClassWriter.encode`)."""
         if isinstance(segmentation, Mapping):
             keys = sorted(segmentation)
             images = [segmentation[key] for key in keys]
@@ -623,6 +624,15 @@ class FractionalWriter(_SegWriter):
         fractional_type: str = "PROBABILITY",
     ) -> Dataset:
         """Encode the fractions as a SEG referring to ``source_images``."""
+        return self.encode(segmentation, source_images, fractional_type).to_dataset()
+
+    def encode(
+        self,
+        segmentation: sitk.Image | Mapping[int, sitk.Image],
+        source_images: Sequence[SourceInput] | SourceSeries,
+        fractional_type: str = "PROBABILITY",
+    ) -> EncodedSeg:
+        """As :meth:`write`, with the pixel data kept apart (see :meth:`MultiClassWriter.encode`)."""
         if fractional_type not in ("PROBABILITY", "OCCUPANCY"):
             raise SegExportError(f"fractional_type must be PROBABILITY or OCCUPANCY, got {fractional_type!r}")
         if isinstance(segmentation, sitk.Image):
@@ -661,7 +671,7 @@ class FractionalWriter(_SegWriter):
             window = fractions[layer][k, row_start:row_stop, column_start:column_stop]
             pixels[index] = np.rint(window * MAX_FRACTIONAL_VALUE)
         report.frame_count = len(frames)
-        dataset = self._build_dataset(
+        encoded = self._build_dataset(
             series,
             [s.description for s in segments],
             PerFrameGroupsEncoder().encode(frames),
@@ -674,7 +684,7 @@ class FractionalWriter(_SegWriter):
             fractional_type=fractional_type,
         )
         self.last_report = report
-        return dataset
+        return encoded
 
 
 def _fraction_array(image: sitk.Image, key: int) -> np.ndarray:

@@ -8,12 +8,9 @@ Several label files are layers whose segments may overlap (dcmqi's list-of-lists
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import SimpleITK as sitk
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "SegExport"))
 
 from SegExportLib import template
 from SegExportLib.export import export_seg
