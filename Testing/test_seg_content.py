@@ -239,6 +239,13 @@ def test_long_code_values_go_to_long_code_value(series) -> None:  # type: ignore
     assert code.LongCodeValue == "12345678901234567890" and "CodeValue" not in code
 
 
+def test_urn_code_values_go_to_urn_code_value(series) -> None:  # type: ignore[no-untyped-def]
+    urn = "urn:oid:2.16.840.1.113883.6.96"
+    item = write(series, [organ(1, type=Code(urn, "URN", "Coded by URN"))]).SegmentSequence[0]
+    code = item.SegmentedPropertyTypeCodeSequence[0]
+    assert code.URNCodeValue == urn and code["URNCodeValue"].VR == "UR" and "CodeValue" not in code
+
+
 def test_series_and_clinical_trial_fields_from_the_template(series, tmp_path: Path, dciodvfy: str) -> None:  # type: ignore[no-untyped-def]
     dataset = write(
         series,

@@ -36,9 +36,10 @@ def encode_element(tag: int, vr: str, value: bytes) -> bytes:
     return struct.pack("<HH2sH", group, element, vr.encode("ascii"), len(value)) + value
 
 
-def encode_text(tag: int, vr: str, text: str) -> bytes:
-    """Encode an ASCII string element, padded to even length (NUL for UI, space otherwise)."""
-    raw = text.encode("ascii")
+def encode_text(tag: int, vr: str, text: str, encoding: str = "ascii") -> bytes:
+    """Encode a string element (ASCII unless ``encoding`` is given, e.g. ``"utf-8"`` for ISO_IR 192), padded to
+    even length (NUL for UI, space otherwise)."""
+    raw = text.encode(encoding)
     if len(raw) % 2:
         raw += b"\0" if vr == "UI" else b" "
     return encode_element(tag, vr, raw)

@@ -20,7 +20,7 @@ from pydicom.valuerep import PersonName
 from ._version import __version__
 from .codes import Code
 from .errors import TemplateError
-from .rawencode import encode_item, encode_sequence, encode_text
+from .rawencode import encode_item, encode_sequence, encode_text, encode_us
 from .source import SourceSeries
 from .template import SegmentDescription, Template
 
@@ -29,6 +29,7 @@ LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 MANUFACTURER = "SegExport"
 IMPLEMENTATION_VERSION_NAME = f"SEGEXPORT_{__version__}"[:16]
 REFERENCED_SERIES_SEQUENCE = 0x00081115
+SEGMENT_SEQUENCE = 0x00620002
 
 # Patient and study attributes a SEG carries over from its source (PS3.3 Patient, Clinical Trial
 # Subject, General Study and Frame of Reference modules). Type 2 ones are written even when empty.
@@ -134,52 +135,6 @@ def set_series_and_content(
             target.ClinicalTrialTimePointID = template.clinical_trial_time_point_id
 
 
-def segment_item(number: int, segment: SegmentDescription) -> Dataset:
-    """One SegmentSequence item (Segment Description Macro) for segment ``number``."""
-    item = Dataset()
-    item.SegmentNumber = number
-    item.SegmentLabel = segment.segment_label(number)
-    if segment.description:
-        item.SegmentDescription = segment.description
-    item.SegmentAlgorithmType = segment.algorithm_type
-    if segment.algorithm_type != "MANUAL":
-        if not segment.algorithm_name:
-            raise TemplateError(
-                [
-                    f"segment {number} ({item.SegmentLabel}, labelID "
-                    f"{segment.label_id}): SegmentAlgorithmName is required "
-                    f"when SegmentAlgorithmType is {segment.algorithm_type}; "
-                    "name the algorithm or set the type to MANUAL"
-                ]
-            )
-        item.SegmentAlgorithmName = segment.algorithm_name
-    item.SegmentedPropertyCategoryCodeSequence = DicomSequence([segment.category.to_dataset()])
-    property_type = segment.type.to_dataset()
-    if segment.type_modifier is not None:
-        property_type.SegmentedPropertyTypeModifierCodeSequence = DicomSequence([segment.type_modifier.to_dataset()])
-    item.SegmentedPropertyTypeCodeSequence = DicomSequence([property_type])
-    if segment.anatomic_region is not None:
-        region = segment.anatomic_region.to_dataset()
-        if segment.anatomic_region_modifier is not None:
-            region.AnatomicRegionModifierSequence = DicomSequence([segment.anatomic_region_modifier.to_dataset()])
-        item.AnatomicRegionSequence = DicomSequence([region])
-    cielab = segment.cielab()
-    if cielab is not None:
-        item.RecommendedDisplayCIELabValue = list(cielab)
-    if segment.tracking_id or segment.tracking_uid:
-        # TrackingID and TrackingUID are each required when the other is present.
-        if not segment.tracking_id or not segment.tracking_uid:
-            raise TemplateError(
-                [
-                    f"segment {number} ({item.SegmentLabel}): TrackingIdentifier and TrackingUniqueIdentifier must be "
-                    "given together; add the missing one or remove both"
-                ]
-            )
-        item.TrackingID = segment.tracking_id
-        item.TrackingUID = segment.tracking_uid
-    return item
-
-
 def referenced_series(series: SourceSeries) -> RawDataElement:
     """Common Instance Reference: every source instance, under its series, pre-encoded (Explicit VR LE).
 
@@ -193,6 +148,135 @@ def referenced_series(series: SourceSeries) -> RawDataElement:
     item = encode_sequence(0x0008114A, instances) + encode_text(0x0020000E, "UI", series.series_instance_uid)
     value = encode_item(item)
     return RawDataElement(Tag(REFERENCED_SERIES_SEQUENCE), "SQ", len(value), value, 0, False, True)
+
+
+def segment_sequence(descriptions: list[SegmentDescription], labelmap: bool, unicode: bool) -> RawDataElement:
+    """The SegmentSequence (Segment Description Macro items), segments numbered from 1, pre-encoded in Explicit VR
+    Little Endian: text in UTF-8 when ``unicode`` (SpecificCharacterSet ISO_IR 192), else ASCII. A LABELMAP SEG
+    starts with the background, segment 0.
+
+    A SEG from a model may describe a thousand segments; building them as datasets for pydicom to walk and write
+    took longer than encoding all their frames.
+    """
+    encoding = "utf-8" if unicode else "ascii"
+    items = [_encode_elements(_background_elements(), encoding)] if labelmap else []
+    items += [
+        _encode_elements(_segment_elements(number, segment), encoding)
+        for number, segment in enumerate(descriptions, start=1)
+    ]
+    value = b"".join(encode_item(item) for item in items)
+    return RawDataElement(Tag(SEGMENT_SEQUENCE), "SQ", len(value), value, 0, False, True)
+
+
+def segment_texts(descriptions: list[SegmentDescription]) -> list[str]:
+    """Every text :func:`segment_sequence` writes for ``descriptions`` (to choose the character set)."""
+    texts: list[str] = []
+    for segment in descriptions:
+        texts += [segment.segment_label(1), segment.description or "", segment.algorithm_name or ""]
+        texts += [segment.tracking_id or "", segment.tracking_uid or ""]
+        for code in (
+            segment.category,
+            segment.type,
+            segment.type_modifier,
+            segment.anatomic_region,
+            segment.anatomic_region_modifier,
+        ):
+            if code is not None:
+                texts += [code.value, code.scheme, code.meaning]
+    return texts
+
+
+# An element to encode: (tag, VR, value); the value of an SQ element is a list of items, each a list of elements.
+_Element = tuple[int, str, object]
+
+
+def _code_item(code: Code, *extra: _Element) -> list[_Element]:
+    """Code Sequence Macro elements of ``code`` (its value in CodeValue, LongCodeValue or URNCodeValue)."""
+    value_tag, value_vr = _CODE_VALUE_ATTRIBUTES[code.value_keyword]
+    return [
+        (value_tag, value_vr, code.value),
+        (0x00080102, "SH", code.scheme),
+        (0x00080104, "LO", code.meaning),
+        *extra,
+    ]
+
+
+_CODE_VALUE_ATTRIBUTES = {
+    "CodeValue": (0x00080100, "SH"),
+    "LongCodeValue": (0x00080119, "UC"),
+    "URNCodeValue": (0x00080120, "UR"),
+}
+
+
+def _segment_elements(number: int, segment: SegmentDescription) -> list[_Element]:
+    """The Segment Description Macro of segment ``number``; refuses what the macro does not allow."""
+    label = segment.segment_label(number)
+    elements: list[_Element] = [
+        (0x00620004, "US", number),
+        (0x00620005, "LO", label),
+        (0x00620008, "CS", segment.algorithm_type),
+    ]
+    if segment.description:
+        elements.append((0x00620006, "ST", segment.description))
+    if segment.algorithm_type != "MANUAL":
+        if not segment.algorithm_name:
+            raise TemplateError(
+                [
+                    f"segment {number} ({label}, labelID {segment.label_id}): SegmentAlgorithmName is required "
+                    f"when SegmentAlgorithmType is {segment.algorithm_type}; "
+                    "name the algorithm or set the type to MANUAL"
+                ]
+            )
+        elements.append((0x00620009, "LO", segment.algorithm_name))
+    elements.append((0x00620003, "SQ", [_code_item(segment.category)]))
+    modifier: list[_Element] = []
+    if segment.type_modifier is not None:
+        modifier = [(0x00620011, "SQ", [_code_item(segment.type_modifier)])]
+    elements.append((0x0062000F, "SQ", [_code_item(segment.type, *modifier)]))
+    if segment.anatomic_region is not None:
+        region_modifier: list[_Element] = []
+        if segment.anatomic_region_modifier is not None:
+            region_modifier = [(0x00082220, "SQ", [_code_item(segment.anatomic_region_modifier)])]
+        elements.append((0x00082218, "SQ", [_code_item(segment.anatomic_region, *region_modifier)]))
+    cielab = segment.cielab()
+    if cielab is not None:
+        elements.append((0x0062000D, "US", list(cielab)))
+    if segment.tracking_id or segment.tracking_uid:
+        # TrackingID and TrackingUID are each required when the other is present.
+        if not segment.tracking_id or not segment.tracking_uid:
+            raise TemplateError(
+                [
+                    f"segment {number} ({label}): TrackingIdentifier and TrackingUniqueIdentifier must be "
+                    "given together; add the missing one or remove both"
+                ]
+            )
+        elements += [(0x00620020, "UT", segment.tracking_id), (0x00620021, "UI", segment.tracking_uid)]
+    return elements
+
+
+def _background_elements() -> list[_Element]:
+    """Segment 0 of a LABELMAP SEG: the background (pixel value 0), described as dcmqi and highdicom do."""
+    return [
+        (0x00620004, "US", 0),
+        (0x00620005, "LO", "Background"),
+        (0x00620008, "CS", "MANUAL"),
+        (0x00620003, "SQ", [_code_item(Code("309825002", "SCT", "Spatial and Relational Concept"))]),
+        (0x0062000F, "SQ", [_code_item(Code("125040", "DCM", "Background"))]),
+    ]
+
+
+def _encode_elements(elements: list[_Element], encoding: str) -> bytes:
+    """Encode elements (in any order: they are written in ascending tag order, as the standard requires)."""
+    encoded = []
+    for tag, vr, value in sorted(elements, key=lambda element: element[0]):
+        if vr == "SQ":
+            items = [encode_item(_encode_elements(item, encoding)) for item in value]  # type: ignore[attr-defined]
+            encoded.append(encode_sequence(tag, items))
+        elif vr == "US":
+            encoded.append(encode_us(tag, *(value if isinstance(value, list) else [value])))  # type: ignore[arg-type]
+        else:
+            encoded.append(encode_text(tag, vr, str(value), encoding))
+    return b"".join(encoded)
 
 
 def file_meta(
@@ -217,16 +301,3 @@ def needs_unicode(dataset: Dataset) -> bool:
             if isinstance(text, (str, PersonName)) and not str(text).isascii():
                 return True
     return False
-
-
-def background_segment_item() -> Dataset:
-    """Segment 0 of a LABELMAP SEG: the background (pixel value 0), described as dcmqi and highdicom do."""
-    item = Dataset()
-    item.SegmentNumber = 0
-    item.SegmentLabel = "Background"
-    item.SegmentAlgorithmType = "MANUAL"
-    item.SegmentedPropertyCategoryCodeSequence = DicomSequence(
-        [Code("309825002", "SCT", "Spatial and Relational Concept").to_dataset()]
-    )
-    item.SegmentedPropertyTypeCodeSequence = DicomSequence([Code("125040", "DCM", "Background").to_dataset()])
-    return item

@@ -39,12 +39,12 @@ from .geometry import Grid, match_slices
 from .seg_header import (
     LABEL_MAP_SEGMENTATION_STORAGE,
     SEGMENTATION_STORAGE,
-    background_segment_item,
     copy_patient_and_study,
     file_meta,
     needs_unicode,
     referenced_series,
-    segment_item,
+    segment_sequence,
+    segment_texts,
     set_series_and_content,
 )
 from .source import SourceInput, SourcePlane, SourceSeries
@@ -300,8 +300,6 @@ class _SegWriter:
             dataset.SegmentationFractionalType = fractional_type
             dataset.MaximumFractionalValue = MAX_FRACTIONAL_VALUE
         dataset.SegmentsOverlap = overlap
-        items = [segment_item(number, d) for number, d in enumerate(descriptions, start=1)]
-        dataset.SegmentSequence = [background_segment_item(), *items] if labelmap else items
         dataset.DimensionOrganizationSequence, dataset.DimensionIndexSequence = dimension_modules(
             new_uid(self.uid_root), labelmap
         )
@@ -311,9 +309,11 @@ class _SegWriter:
             series.image_orientation, series.pixel_spacing, thickness, spacing
         )
         dataset.NumberOfFrames = frame_count
-        if needs_unicode(dataset):
+        unicode = needs_unicode(dataset) or not all(text.isascii() for text in segment_texts(descriptions))
+        if unicode:
             dataset.SpecificCharacterSet = "ISO_IR 192"
-        # Pre-encoded elements go in last: needs_unicode would decode them (and they are ASCII).
+        # Pre-encoded elements go in last: needs_unicode would decode them.
+        dataset[0x00620002] = segment_sequence(descriptions, labelmap, unicode)
         dataset[0x00081115] = referenced_series(series)
         dataset[0x52009230] = per_frame
         dataset.file_meta = file_meta(instance_uid, self.transfer_syntax, sop_class)
