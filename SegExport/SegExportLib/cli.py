@@ -16,12 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-import SimpleITK as sitk
-
 from ._version import __version__
 from .errors import OutputExistsError, OutputWriteError, SegExportError
 from .export import ExportSummary, export_seg
 from .template import Template, from_dcmqi_metainfo
+from .writer import Volume
 
 logger = logging.getLogger("segexport")
 
@@ -283,7 +282,7 @@ def _export(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 def _export_fractional(
     arguments: argparse.Namespace,
     parser: argparse.ArgumentParser,
-    layers: list[sitk.Image],
+    layers: list[Volume],
     template: Template,
     source_files: list[Path],
     output: Path,
@@ -314,7 +313,7 @@ def _export_fractional(
     return _upload(arguments, parser, path)
 
 
-def _load_segmentation(arguments: argparse.Namespace) -> tuple[list[sitk.Image], Template]:
+def _load_segmentation(arguments: argparse.Namespace) -> tuple[list[Volume], Template]:
     path = Path(arguments.segmentation)
     if not path.is_file():
         raise SegExportError(f"{path} does not exist or is not a file")
@@ -328,8 +327,10 @@ def _load_segmentation(arguments: argparse.Namespace) -> tuple[list[sitk.Image],
         if arguments.metainfo:
             template = _metainfo_for_segments(from_dcmqi_metainfo(arguments.metainfo), loaded)
     else:
+        from .volume import read_image
+
         try:
-            image = sitk.ReadImage(os.fspath(path))
+            image = read_image(path)
         except RuntimeError as exc:
             raise SegExportError(f"cannot read {path} as an image: {str(exc).strip().splitlines()[-1]}") from None
         layers = [image]
@@ -355,14 +356,15 @@ def _fraction_template() -> Template:
     return Template([SegmentDescription(1, label="Segment 1", algorithm_type="AUTOMATIC", algorithm_name="unknown")])
 
 
-def _default_template(image: sitk.Image) -> Template:
+def _default_template(image: Volume) -> Template:
     import numpy as np
 
     from .template import SegmentDescription
+    from .volume import array_of
 
-    values = sitk.GetArrayViewFromImage(image)
+    values = array_of(image)
     if values.dtype.kind not in "iub":
-        raise SegExportError(f"the labelmap has pixel type {image.GetPixelIDTypeAsString()}; labels must be integers")
+        raise SegExportError(f"the labelmap has voxels of type {values.dtype}; labels must be integers")
     labels = [int(v) for v in np.unique(values) if v > 0]
     logger.warning(
         "no --metainfo: the %d labels are described as 'Segment N' with generic codes (Tissue); "
@@ -393,6 +395,8 @@ def _write_reference_series(arguments: argparse.Namespace, template: Template) -
     from .volume_series import PatientInfo, StudyInfo, write_volume_series
 
     try:
+        import SimpleITK as sitk
+
         volume = sitk.ReadImage(arguments.volume)
     except RuntimeError as exc:
         raise SegExportError(f"cannot read {arguments.volume}: {str(exc).strip().splitlines()[-1]}") from None

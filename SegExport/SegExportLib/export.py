@@ -15,18 +15,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pydicom
-import SimpleITK as sitk
 
 from .errors import OverlappingSegmentsError
 from .fileio import write_file
 from .headers import read_source_headers
-from .resample import ResampleReport, resample_to_source
 from .source import SourceSeries
 from .template import Template
-from .writer import LayeredWriter, MultiClassWriter, WriteReport
+from .volume import is_single_volume
+from .writer import LayeredWriter, MultiClassWriter, Volume, WriteReport
+
+if TYPE_CHECKING:
+    from .resample import ResampleReport
 
 ProgressCallback = Callable[[float, str], None]
 
@@ -56,7 +58,7 @@ class ExportSummary:
 
 
 def export_seg(
-    labelmap: sitk.Image | Sequence[sitk.Image],
+    labelmap: Volume | Sequence[Volume],
     template: Template,
     source_files: Sequence[str | os.PathLike[str] | pydicom.Dataset],
     output_path: str | os.PathLike[str],
@@ -86,12 +88,14 @@ def export_seg(
     if resample:
         report_progress(0.2, "Checking the segmentation grid")
         series = sources = SourceSeries.from_datasets(headers)
-        layers = [labelmap] if isinstance(labelmap, sitk.Image) else list(labelmap)
+        from .resample import resample_to_source
+
+        layers = [labelmap] if is_single_volume(labelmap) else list(labelmap)  # type: ignore[arg-type]
         results = [resample_to_source(layer, series) for layer in layers]
         resampling = results[0].report
         resampling.voxels_outside = sum(r.report.voxels_outside for r in results)
         resampled = [r.image for r in results]
-        labelmap = resampled[0] if isinstance(labelmap, sitk.Image) else resampled
+        labelmap = resampled[0] if is_single_volume(labelmap) else resampled
     report_progress(0.3, "Encoding the segments")
     options = {
         "inplane_cropping": inplane_cropping,
@@ -101,7 +105,7 @@ def export_seg(
         "compression": compression,
     }
     writer: MultiClassWriter | LayeredWriter
-    if isinstance(labelmap, sitk.Image):
+    if is_single_volume(labelmap):
         writer = MultiClassWriter(template, segmentation_type=segmentation_type, **options)  # type: ignore[arg-type]
     elif segmentation_type == "LABELMAP":
         raise OverlappingSegmentsError(

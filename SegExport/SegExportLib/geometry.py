@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import SimpleITK as sitk
 
 from .errors import GeometryMismatchError
 from .source import SourcePlane, SourceSeries
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
 
 logger = logging.getLogger(__name__)
 
@@ -248,4 +251,6 @@ def ijk_to_ras_of(grid: Grid) -> np.ndarray:
 def image_from_slicer_array(array_kji: np.ndarray, ijk_to_ras: np.ndarray) -> sitk.Image:
     """A SimpleITK image (LPS) from a Slicer volume's voxel array (k, j, i order) and its IJKToRAS matrix."""
     size = (array_kji.shape[2], array_kji.shape[1], array_kji.shape[0])
+    import SimpleITK as sitk
+
     return grid_from_ijk_to_ras(ijk_to_ras, size).apply_to(sitk.GetImageFromArray(array_kji))

@@ -23,17 +23,19 @@ import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import pydicom
-import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
 from .encode import unpack_binary_frame
 from .errors import OverlappingSegmentsError, SegExportError, SegReadError
 from .geometry import Grid
 from .source import SourceInput, SourceSeries
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +160,7 @@ class SegmentReadResult:
 
     def segment_image(self, number: int) -> sitk.Image:
         """Segment ``number`` as a SimpleITK image with the SEG's geometry."""
-        return self.grid.apply_to(sitk.GetImageFromArray(self.segment_data(number)))
+        return self.grid.apply_to(_image_from_array(self.segment_data(number)))
 
 
 @dataclass
@@ -259,7 +261,7 @@ class MultiClassReader:
                     "read them one by one with SegmentReader"
                 )
             target[mask] = number
-        image = segments.grid.apply_to(sitk.GetImageFromArray(labels))
+        image = segments.grid.apply_to(_image_from_array(labels))
         return MultiClassReadResult(labels, image, segments.segment_infos, segments.grid)
 
 
@@ -283,7 +285,7 @@ def _read_labelmap(segments: SegmentReadResult) -> MultiClassReadResult:
     unknown = set(np.unique(labels).tolist()) - set(segments.segment_infos) - {0}
     if unknown:
         raise SegReadError(f"pixels hold values {sorted(unknown)} that the SegmentSequence does not describe")
-    image = segments.grid.apply_to(sitk.GetImageFromArray(labels))
+    image = segments.grid.apply_to(_image_from_array(labels))
     infos = {number: item for number, item in segments.segment_infos.items() if number != 0}
     return MultiClassReadResult(labels, image, infos, segments.grid)
 
@@ -569,3 +571,9 @@ def _slice_offsets(offsets: np.ndarray, spacing_hint: float | None, tolerance: f
             return distinct[0] + step * np.arange(count)
     logger.warning("SEG frames are unevenly spaced; the grid has one slice per frame position (spacing is approximate)")
     return distinct
+
+
+def _image_from_array(array: np.ndarray) -> sitk.Image:
+    import SimpleITK as sitk  # only when images are asked for: importing it costs more than reading a small SEG
+
+    return sitk.GetImageFromArray(array)

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import SimpleITK as sitk
 
 from .errors import GeometryMismatchError
 from .geometry import Grid, match_slices
 from .source import SourceSeries
+from .volume import LabelVolume, grid_of
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ class ResampleReport:
 
 @dataclass
 class ResampledSegmentation:
-    image: sitk.Image
+    image: sitk.Image | LabelVolume
     report: ResampleReport
 
 
@@ -75,15 +79,22 @@ def source_grid(series: SourceSeries) -> Grid:
     )
 
 
-def resample_to_source(image: sitk.Image, series: SourceSeries) -> ResampledSegmentation:
-    """``image`` on the source grid (unchanged when it already is), with a report of what happened."""
-    grid = Grid.from_image(image)
+def resample_to_source(image: sitk.Image | LabelVolume, series: SourceSeries) -> ResampledSegmentation:
+    """``image`` on the source grid (unchanged when it already is), with a report of what happened.
+
+    A resampled image is a SimpleITK image (SimpleITK does the resampling); an unchanged one is returned as given.
+    """
+    grid = grid_of(image)
     report = ResampleReport(False, grid.size, tuple(float(v) for v in grid.spacing), grid.size)  # type: ignore[arg-type]
     try:
         match_slices(grid, series)
         return ResampledSegmentation(image, report)
     except GeometryMismatchError:
         pass
+    import SimpleITK as sitk
+
+    if isinstance(image, LabelVolume):
+        image = image.to_sitk()
     target = source_grid(series)
     report.resampled = True
     report.output_size = target.size
@@ -100,6 +111,8 @@ def resample_to_source(image: sitk.Image, series: SourceSeries) -> ResampledSegm
 
 def _resample_plane_by_plane(image: sitk.Image, series: SourceSeries, target: Grid) -> sitk.Image:
     """Sample each source plane on its own (uneven slice gaps); the result carries the mean gap."""
+    import SimpleITK as sitk
+
     planes = []
     for plane in series.planes:
         reference = sitk.Image([series.columns, series.rows, 1], image.GetPixelID())
@@ -126,6 +139,8 @@ def _labelled_voxels_outside(image: sitk.Image, grid: Grid, target: Grid, plane_
 
     ``target`` is the :func:`source_grid`; ``plane_offsets`` the planes' positions along its normal.
     """
+    import SimpleITK as sitk
+
     labels = sitk.GetArrayViewFromImage(image)
     k, j, i = np.nonzero(labels)
     if k.size == 0:

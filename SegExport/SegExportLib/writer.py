@@ -17,9 +17,9 @@ import datetime
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
-import SimpleITK as sitk
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, RLELossless
@@ -35,7 +35,7 @@ from .errors import (
 )
 from .fileio import declare_explicit_little_endian
 from .functional_groups import Frame, PerFrameGroupsEncoder, dimension_modules, shared_functional_groups
-from .geometry import Grid, match_slices
+from .geometry import match_slices
 from .seg_header import (
     LABEL_MAP_SEGMENTATION_STORAGE,
     SEGMENTATION_STORAGE,
@@ -50,19 +50,15 @@ from .seg_header import (
 from .source import SourceInput, SourcePlane, SourceSeries
 from .template import SegmentDescription, Template
 from .uid import check_uid_root, new_uid
+from .volume import LabelVolume, grid_of, is_single_volume, is_sitk_image
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
+
+Volume = Union["sitk.Image", LabelVolume]
+"""A 3D image the writers take: a SimpleITK image or a :class:`~SegExportLib.volume.LabelVolume`."""
 
 logger = logging.getLogger(__name__)
-
-_INTEGER_PIXEL_TYPES = {
-    sitk.sitkUInt8,
-    sitk.sitkUInt16,
-    sitk.sitkUInt32,
-    sitk.sitkUInt64,
-    sitk.sitkInt8,
-    sitk.sitkInt16,
-    sitk.sitkInt32,
-    sitk.sitkInt64,
-}
 
 
 @dataclass
@@ -82,10 +78,32 @@ class WriteReport:
     """SegmentsOverlap as written: YES when a voxel belongs to two written segments."""
 
 
-def labelmap_array(image: sitk.Image) -> np.ndarray:
+def labelmap_array(image: Volume) -> np.ndarray:
     """The (slices, rows, columns) voxel array of a 3D integer labelmap, checked; a view, not a copy."""
-    if not isinstance(image, sitk.Image):
-        raise SegmentationImageError(f"the segmentation must be a SimpleITK.Image, got {type(image).__name__}")
+    if isinstance(image, LabelVolume):
+        labels = image.array
+        if labels.dtype.kind not in "iu":
+            raise SegmentationImageError(
+                f"the segmentation has voxels of type {labels.dtype}; a labelmap needs integer labels: convert it, "
+                "e.g. array.astype(np.uint16), after checking its values are whole numbers"
+            )
+    else:
+        labels = _sitk_labelmap_array(image)
+    if labels.dtype.kind == "i" and labels.size and labels.min() < 0:
+        raise SegmentationImageError(
+            "the segmentation holds negative labels (minimum "
+            f"{labels.min()}); labels must be 0 (background) or positive"
+        )
+    return labels
+
+
+def _sitk_labelmap_array(image: sitk.Image) -> np.ndarray:
+    if not is_sitk_image(image):
+        raise SegmentationImageError(
+            f"the segmentation must be a SimpleITK.Image or a SegExportLib LabelVolume, got {type(image).__name__}"
+        )
+    import SimpleITK as sitk
+
     if image.GetDimension() != 3:
         raise SegmentationImageError(
             f"the segmentation is {image.GetDimension()}D; a SEG needs a 3D labelmap (use a single slice volume "
@@ -95,18 +113,22 @@ def labelmap_array(image: sitk.Image) -> np.ndarray:
         raise SegmentationImageError(
             f"the segmentation has {image.GetNumberOfComponentsPerPixel()} components per voxel; pass a scalar labelmap"
         )
-    if image.GetPixelID() not in _INTEGER_PIXEL_TYPES:
+    integer_types = {
+        sitk.sitkUInt8,
+        sitk.sitkUInt16,
+        sitk.sitkUInt32,
+        sitk.sitkUInt64,
+        sitk.sitkInt8,
+        sitk.sitkInt16,
+        sitk.sitkInt32,
+        sitk.sitkInt64,
+    }
+    if image.GetPixelID() not in integer_types:
         raise SegmentationImageError(
             f"the segmentation has pixel type {image.GetPixelIDTypeAsString()}; a labelmap needs integer labels: "
             "cast it, e.g. sitk.Cast(image, sitk.sitkUInt16), after checking its values are whole numbers"
         )
-    labels = sitk.GetArrayViewFromImage(image)
-    if labels.dtype.kind == "i" and labels.size and labels.min() < 0:
-        raise SegmentationImageError(
-            "the segmentation holds negative labels (minimum "
-            f"{labels.min()}); labels must be 0 (background) or positive"
-        )
-    return labels
+    return sitk.GetArrayViewFromImage(image)
 
 
 MAX_FRACTIONAL_VALUE = 255
@@ -364,7 +386,7 @@ class MultiClassWriter(_SegWriter):
             )
         self.segmentation_type = segmentation_type
 
-    def write(self, segmentation: sitk.Image, source_images: Sequence[SourceInput] | SourceSeries) -> Dataset:
+    def write(self, segmentation: Volume, source_images: Sequence[SourceInput] | SourceSeries) -> Dataset:
         """Encode ``segmentation`` (labels on the source grid) as a SEG referring to ``source_images``.
 
         ``source_images`` are the datasets (read with or without pixel data) or file paths of the series the
@@ -373,12 +395,12 @@ class MultiClassWriter(_SegWriter):
         """
         return self.encode(segmentation, source_images).to_dataset()
 
-    def encode(self, segmentation: sitk.Image, source_images: Sequence[SourceInput] | SourceSeries) -> EncodedSeg:
+    def encode(self, segmentation: Volume, source_images: Sequence[SourceInput] | SourceSeries) -> EncodedSeg:
         """As :meth:`write`, with the pixel data kept apart as an array (for :func:`SegExportLib.write_file`,
         which writes it without copying it)."""
         labels = labelmap_array(segmentation)
         series = SourceSeries.of(source_images)
-        planes = match_slices(Grid.from_image(segmentation), series)
+        planes = match_slices(grid_of(segmentation), series)
         summary = summarize_labels(labels)
         if len(summary.values) == 0:
             raise EmptySegmentationError(
@@ -499,7 +521,7 @@ class LayeredWriter(_SegWriter):
 
     def write(
         self,
-        segmentation: Sequence[sitk.Image] | Mapping[int, sitk.Image],
+        segmentation: Sequence[Volume] | Mapping[int, Volume],
         source_images: Sequence[SourceInput] | SourceSeries,
     ) -> Dataset:
         """Encode the layers (or masks) as one SEG referring to ``source_images``; see :class:`MultiClassWriter`."""
@@ -507,7 +529,7 @@ class LayeredWriter(_SegWriter):
 
     def encode(
         self,
-        segmentation: Sequence[sitk.Image] | Mapping[int, sitk.Image],
+        segmentation: Sequence[Volume] | Mapping[int, Volume],
         source_images: Sequence[SourceInput] | SourceSeries,
     ) -> EncodedSeg:
         """As :meth:`write`, with the pixel data kept apart (see :meth:`MultiClassWriter.encode`)."""
@@ -515,7 +537,7 @@ class LayeredWriter(_SegWriter):
             keys = sorted(segmentation)
             images = [segmentation[key] for key in keys]
             layer_of_label = {key: index for index, key in enumerate(keys)}
-        elif isinstance(segmentation, sitk.Image):
+        elif is_single_volume(segmentation):
             images, layer_of_label = [segmentation], None
         else:
             images, layer_of_label = list(segmentation), None
@@ -524,7 +546,7 @@ class LayeredWriter(_SegWriter):
         layers = [labelmap_array(image) for image in images]
         self._check_same_grid(images)
         series = SourceSeries.of(source_images)
-        planes = match_slices(Grid.from_image(images[0]), series)
+        planes = match_slices(grid_of(images[0]), series)
         if layer_of_label is not None:
             for key, layer in zip(keys, layers):
                 if layer.size and int(layer.max()) > 1:
@@ -538,10 +560,10 @@ class LayeredWriter(_SegWriter):
         return self._encode(layers, summaries, segments, series, planes, report, overlap)
 
     @staticmethod
-    def _check_same_grid(images: list[sitk.Image]) -> None:
-        first = Grid.from_image(images[0])
+    def _check_same_grid(images: list[Volume]) -> None:
+        first = grid_of(images[0])
         for index, image in enumerate(images[1:], start=1):
-            other = Grid.from_image(image)
+            other = grid_of(image)
             differences = [
                 name
                 for name, same in (
@@ -619,7 +641,7 @@ class FractionalWriter(_SegWriter):
 
     def write(
         self,
-        segmentation: sitk.Image | Mapping[int, sitk.Image],
+        segmentation: Volume | Mapping[int, Volume],
         source_images: Sequence[SourceInput] | SourceSeries,
         fractional_type: str = "PROBABILITY",
     ) -> Dataset:
@@ -628,14 +650,14 @@ class FractionalWriter(_SegWriter):
 
     def encode(
         self,
-        segmentation: sitk.Image | Mapping[int, sitk.Image],
+        segmentation: Volume | Mapping[int, Volume],
         source_images: Sequence[SourceInput] | SourceSeries,
         fractional_type: str = "PROBABILITY",
     ) -> EncodedSeg:
         """As :meth:`write`, with the pixel data kept apart (see :meth:`MultiClassWriter.encode`)."""
         if fractional_type not in ("PROBABILITY", "OCCUPANCY"):
             raise SegExportError(f"fractional_type must be PROBABILITY or OCCUPANCY, got {fractional_type!r}")
-        if isinstance(segmentation, sitk.Image):
+        if is_single_volume(segmentation):
             if not self.template.segments:
                 raise TemplateError(["$.segmentAttributes: the template describes no segment"])
             segmentation = {self.template.segments[0].label_id: segmentation}
@@ -643,7 +665,7 @@ class FractionalWriter(_SegWriter):
         fractions = [_fraction_array(segmentation[key], key) for key in keys]
         LayeredWriter._check_same_grid([segmentation[key] for key in keys])
         series = SourceSeries.of(source_images)
-        planes = match_slices(Grid.from_image(segmentation[keys[0]]), series)
+        planes = match_slices(grid_of(segmentation[keys[0]]), series)
         described = {d.label_id: d for d in self.template.segments}
         undescribed = [key for key in keys if key not in described]
         if undescribed and not self.skip_missing_segment:
@@ -687,11 +709,18 @@ class FractionalWriter(_SegWriter):
         return encoded
 
 
-def _fraction_array(image: sitk.Image, key: int) -> np.ndarray:
+def _fraction_array(image: Volume, key: int) -> np.ndarray:
     """The (slices, rows, columns) float fractions of ``image``, checked to lie in [0, 1]."""
-    if not isinstance(image, sitk.Image) or image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
-        raise SegmentationImageError(f"the fractions of labelID {key} must be a 3D scalar SimpleITK image")
-    values = sitk.GetArrayViewFromImage(image).astype(np.float32, copy=False)
+    if isinstance(image, LabelVolume):
+        values = image.array.astype(np.float32, copy=False)
+    elif is_sitk_image(image) and image.GetDimension() == 3 and image.GetNumberOfComponentsPerPixel() == 1:
+        import SimpleITK as sitk
+
+        values = sitk.GetArrayViewFromImage(image).astype(np.float32, copy=False)
+    else:
+        raise SegmentationImageError(
+            f"the fractions of labelID {key} must be a 3D scalar SimpleITK image or a LabelVolume"
+        )
     if values.size and (not np.isfinite(values).all() or values.min() < 0 or values.max() > 1):
         raise SegmentationImageError(
             f"the fractions of labelID {key} must lie in [0, 1] (found {float(np.nanmin(values)):.3g} to "

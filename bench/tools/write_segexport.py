@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import SimpleITK as sitk
-
 from SegExportLib import template
 from SegExportLib.export import export_seg
+from SegExportLib.volume import read_image
 
 parser = argparse.ArgumentParser()
 parser.add_argument("labels")
@@ -23,7 +22,7 @@ parser.add_argument("out")
 parser.add_argument("--labelmap", action="store_true")
 parser.add_argument("--compression", default=None)
 arguments = parser.parse_args()
-images = [sitk.ReadImage(path) for path in arguments.labels.split(",")]
+images = [read_image(path) for path in arguments.labels.split(",")]  # NRRD without SimpleITK
 export_seg(
     images[0] if len(images) == 1 else images,
     template.from_dcmqi_metainfo(arguments.metainfo),
