@@ -172,6 +172,28 @@ def test_terminology_parser(slicerio_data: Path, tmp_path: Path) -> None:
     )
 
 
+def mutate_nrrd(data: bytes, index: int, rng: np.random.Generator) -> bytes:
+    """Mutate an NRRD file: header fields (deleted, given hostile values, sizes made huge or negative) three
+    times in four, its bytes otherwise."""
+    end = data.index(b"\n\n") + 2
+    lines = data[:end].decode("latin-1").split("\n")
+    if index % 4 == 3:
+        return mutate_bytes(data, rng, edits=2)
+    for _ in range(int(rng.integers(1, 4))):
+        target = int(rng.integers(1, len(lines) - 2))
+        key = lines[target].split(":", 1)[0]
+        value = str(HOSTILE_VALUES[rng.integers(len(HOSTILE_VALUES))])
+        choice = rng.random()
+        if choice < 0.3:
+            del lines[target]
+        elif choice < 0.5 and key in ("sizes", "dimension", "space directions", "space origin"):
+            lines[target] = f"{key}: " + " ".join(str(int(v)) for v in rng.integers(-5, 10**7, size=3))
+        else:
+            separator = ":=" if ":=" in lines[target] else ": "
+            lines[target] = f"{key}{separator}{value}"
+    return "\n".join(lines).encode("latin-1", errors="replace") + data[end:]
+
+
 def test_seg_nrrd_reader(slicerio_data: Path, tmp_path: Path) -> None:
     rng = np.random.default_rng(SEED + 2)
     originals = [
@@ -180,29 +202,22 @@ def test_seg_nrrd_reader(slicerio_data: Path, tmp_path: Path) -> None:
     folder = tmp_path / "segnrrd"
     folder.mkdir()
     for index in range(cases(160)):
-        data = originals[index % 2]
-        end = data.index(b"\n\n") + 2
-        lines = data[:end].decode("latin-1").split("\n")
-        action = index % 4
-        if action == 3:
-            mutated = mutate_bytes(data, rng, edits=2)
-        else:
-            for _ in range(int(rng.integers(1, 4))):
-                target = int(rng.integers(1, len(lines) - 2))
-                key = lines[target].split(":", 1)[0]
-                value = str(HOSTILE_VALUES[rng.integers(len(HOSTILE_VALUES))])
-                choice = rng.random()
-                if choice < 0.3:
-                    del lines[target]
-                elif choice < 0.5 and key in ("sizes", "dimension", "space directions", "space origin"):
-                    lines[target] = f"{key}: " + " ".join(str(int(v)) for v in rng.integers(-5, 10**7, size=3))
-                else:
-                    separator = ":=" if ":=" in lines[target] else ": "
-                    lines[target] = f"{key}{separator}{value}"
-            mutated = "\n".join(lines).encode("latin-1", errors="replace") + data[end:]
-        (folder / f"{index:04d}.seg.nrrd").write_bytes(mutated)
+        (folder / f"{index:04d}.seg.nrrd").write_bytes(mutate_nrrd(originals[index % 2], index, rng))
     outcomes = run_worker("segnrrd", folder, tmp_path)
     check("segnrrd", "Slicer .seg.nrrd files", outcomes, "header fields and bytes of slicerio's two samples mutated")
+
+
+def test_nrrd_labelmap_reader(testdata: Path, slicerio_data: Path, tmp_path: Path) -> None:
+    """read_nrrd, which reads labelmaps without SimpleITK: raw and gzip NRRDs of the third-party data."""
+    rng = np.random.default_rng(SEED + 4)
+    originals = [path.read_bytes() for path in sorted(testdata.rglob("*.nrrd"))]
+    originals.append((slicerio_data / "Segmentation.seg.nrrd").read_bytes())  # gzip encoded
+    folder = tmp_path / "nrrd"
+    folder.mkdir()
+    for index in range(cases(160)):
+        (folder / f"{index:04d}.nrrd").write_bytes(mutate_nrrd(originals[index % len(originals)], index, rng))
+    outcomes = run_worker("nrrd", folder, tmp_path)
+    check("nrrd", "NRRD labelmaps", outcomes, "header fields and bytes of the NRRD files of ../shared/testdata mutated")
 
 
 SEG_FIELDS = [

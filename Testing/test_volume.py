@@ -167,3 +167,14 @@ def test_exporting_from_nrrd_does_not_import_simpleitk(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     frames, imported = result.stdout.split()
     assert int(frames) > 0 and imported == "False"
+
+
+def test_a_huge_declared_size_is_refused_without_allocating_it(tmp_path: Path) -> None:
+    path = tmp_path / "huge.nrrd"
+    header = (
+        "NRRD0004\ntype: unsigned char\ndimension: 3\nspace: left-posterior-superior\nsizes: 10000000 10000000 "
+        "10000000\nspace directions: (1,0,0) (0,1,0) (0,0,1)\nencoding: raw\nspace origin: (0,0,0)\n\n"
+    )
+    path.write_bytes(header.encode() + bytes(1000))
+    with pytest.raises(SegmentationImageError, match="truncated"):
+        read_nrrd(path)

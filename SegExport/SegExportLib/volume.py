@@ -15,6 +15,7 @@ for anything else it returns ``None`` and the caller reads the file with SimpleI
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import zlib
@@ -120,10 +121,12 @@ def read_nrrd(path: str | os.PathLike[str]) -> LabelVolume | None:
         if layout is None:
             return None
         dtype, shape, grid = layout
-        count = int(np.prod(shape))
+        count = math.prod(shape)
         stream.seek(end + 2)
         if fields["encoding"] == "raw":
-            array = np.fromfile(stream, dtype=dtype, count=count)
+            available = os.fstat(stream.fileno()).st_size - (end + 2)
+            # Never allocate more than the file holds (a damaged size must not become a huge allocation).
+            array = np.fromfile(stream, dtype=dtype, count=min(count, available // dtype.itemsize))
             got = array.size * dtype.itemsize
         else:
             # Never inflate more than the header declares: a small file must not become gigabytes in memory.

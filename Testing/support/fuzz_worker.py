@@ -1,7 +1,7 @@
 """Run one parser of ours over many hostile input files, in a separate, memory-limited process.
 
 Usage: python fuzz_worker.py KIND CASES_DIR RESULT.json
-KIND is metainfo, terminology, segnrrd or seg. Writes, per case file, the outcome: "ok", or the name of the
+KIND is metainfo, terminology, segnrrd, nrrd or seg. Writes, per case file, the outcome: "ok", or the name of the
 exception raised and whether it is one of SegExport's named errors. The parent test sets the memory limit and
 the timeout, so an unbounded allocation or a hang shows up as this process dying or being killed.
 """
@@ -31,6 +31,12 @@ def parse(kind: str, path: Path) -> None:
         from SegExportLib.segnrrd import read_seg_nrrd
 
         read_seg_nrrd(path)
+    elif kind == "nrrd":
+        from SegExportLib.volume import read_nrrd
+
+        volume = read_nrrd(path)
+        if volume is not None:
+            int(volume.array.sum())
     elif kind == "seg":
         from SegExportLib import SegmentReader
         from SegExportLib.overview import inspect_seg
