@@ -23,6 +23,9 @@ from SegExportLib.source import SourceSeries  # noqa: E402
 
 IMPORTED = time.perf_counter()
 
+# SegExport's own environment (bench/setup.sh): what its users install, as each peer runs in its users' one.
+SEGEXPORT_PYTHON = Path(__file__).resolve().parent.parent / ".venv-bench" / "segexport" / "bin" / "python"
+
 seconds: dict[str, float] = defaultdict(float)
 
 
@@ -90,7 +93,7 @@ def run(labels: list[str], metainfo: str, ct_dir: str) -> str:
 def profile_table(ct: Path, labels: list[Path], metainfo: Path) -> str:
     """The table for one case, measured in a fresh process (so imports count as they do for a user)."""
     result = subprocess.run(
-        [sys.executable, __file__, ",".join(map(str, labels)), str(metainfo), str(ct)],
+        [str(SEGEXPORT_PYTHON), __file__, ",".join(map(str, labels)), str(metainfo), str(ct)],
         capture_output=True,
         text=True,
         check=True,
