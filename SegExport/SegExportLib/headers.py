@@ -64,6 +64,7 @@ _IMPLICIT_LITTLE = "1.2.840.10008.1.2"
 # Transfer syntaxes whose dataset (not pixel data) is explicit VR little endian: the uncompressed one and the
 # encapsulated ones (JPEG, JPEG-LS, JPEG 2000, RLE, ...), which all start 1.2.840.10008.1.2.4 or .5.
 _ENCAPSULATED_PREFIXES = ("1.2.840.10008.1.2.4.", "1.2.840.10008.1.2.5")
+_JPIP_DEFLATE = "1.2.840.10008.1.2.4.95"  # JPIP Referenced Deflate: the dataset itself is deflated
 _LONG_LENGTH_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 )
@@ -113,7 +114,7 @@ def read_geometry_header(path: str) -> Dataset | None:
             return None
         if syntax == _IMPLICIT_LITTLE:
             implicit = True
-        elif syntax == _EXPLICIT_LITTLE or syntax.startswith(_ENCAPSULATED_PREFIXES):
+        elif syntax == _EXPLICIT_LITTLE or (syntax.startswith(_ENCAPSULATED_PREFIXES) and syntax != _JPIP_DEFLATE):
             implicit = False
         else:
             return None
