@@ -25,6 +25,7 @@ import SimpleITK as sitk
 from .errors import SegmentationImageError
 from .segments import SegmentInfo, arrange_layers, labels_present, template_from_segments
 from .template import Template
+from .volume import NRRD_TYPES, nrrd_header_fields
 
 logger = logging.getLogger(__name__)
 
@@ -105,15 +106,6 @@ MAX_HEADER_BYTES = 32 << 20
 """A .seg.nrrd header (text, with every segment's fields) larger than this is refused."""
 MAX_VOXEL_BYTES = 2 << 30
 """Declared voxel data larger than this (2 GiB) is refused before anything is allocated."""
-_NRRD_TYPE_BYTES = {
-    "signed char": 1, "int8": 1, "int8_t": 1, "uchar": 1, "unsigned char": 1, "uint8": 1, "uint8_t": 1,
-    "short": 2, "short int": 2, "signed short": 2, "signed short int": 2, "int16": 2, "int16_t": 2,
-    "ushort": 2, "unsigned short": 2, "unsigned short int": 2, "uint16": 2, "uint16_t": 2,
-    "int": 4, "signed int": 4, "int32": 4, "int32_t": 4, "uint": 4, "unsigned int": 4, "uint32": 4, "uint32_t": 4,
-    "longlong": 8, "long long": 8, "long long int": 8, "signed long long": 8, "signed long long int": 8,
-    "int64": 8, "int64_t": 8, "ulonglong": 8, "unsigned long long": 8, "unsigned long long int": 8,
-    "uint64": 8, "uint64_t": 8, "float": 4, "double": 8,
-}  # fmt: skip
 
 
 def check_nrrd_header(path: str | os.PathLike[str]) -> None:
@@ -135,14 +127,10 @@ def check_nrrd_header(path: str | os.PathLike[str]) -> None:
                 break
             if len(header) > MAX_HEADER_BYTES:
                 raise SegNrrdError(f"{name}: the NRRD header is larger than {MAX_HEADER_BYTES >> 20} MiB")
-    fields = {}
-    for raw_line in header.decode("latin-1").splitlines()[1:]:
-        key, separator, value = raw_line.partition(":")
-        if separator and not raw_line.startswith("#") and not value.startswith("="):  # key:=value is a key/value pair
-            fields[key.strip().lower()] = value.strip()
+    fields = nrrd_header_fields(header.decode("latin-1").partition("\n")[2])
     try:
         sizes = [int(v) for v in fields["sizes"].split()]
-        item_bytes = _NRRD_TYPE_BYTES[fields["type"].lower()]
+        item_bytes = np.dtype(NRRD_TYPES[fields["type"].lower()]).itemsize
     except KeyError as exc:
         raise SegNrrdError(f"{name}: the NRRD header has no valid {exc.args[0]!r} field") from None
     except ValueError:

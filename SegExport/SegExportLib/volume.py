@@ -88,18 +88,22 @@ def grid_of(image: Any) -> Grid:
     return image.grid if isinstance(image, LabelVolume) else Grid.from_image(image)
 
 
-_NRRD_TYPES = {
+NRRD_TYPES = {
     **dict.fromkeys(("signed char", "int8", "int8_t"), "i1"),
     **dict.fromkeys(("uchar", "unsigned char", "uint8", "uint8_t"), "u1"),
     **dict.fromkeys(("short", "short int", "signed short", "signed short int", "int16", "int16_t"), "i2"),
     **dict.fromkeys(("ushort", "unsigned short", "unsigned short int", "uint16", "uint16_t"), "u2"),
     **dict.fromkeys(("int", "signed int", "int32", "int32_t"), "i4"),
     **dict.fromkeys(("uint", "unsigned int", "uint32", "uint32_t"), "u4"),
-    **dict.fromkeys(("longlong", "long long", "long long int", "signed long long", "int64", "int64_t"), "i8"),
+    **dict.fromkeys(
+        ("longlong", "long long", "long long int", "signed long long", "signed long long int", "int64", "int64_t"),
+        "i8",
+    ),
     **dict.fromkeys(("ulonglong", "unsigned long long", "unsigned long long int", "uint64", "uint64_t"), "u8"),
     "float": "f4",
     "double": "f8",
 }
+"""NRRD type names (lower case) -> numpy type codes (without byte order)."""
 # LPS is what ITK uses; RAS vectors become LPS by negating their first two components.
 _SPACES = {"left-posterior-superior": (1.0, 1.0, 1.0), "right-anterior-superior": (-1.0, -1.0, 1.0)}
 _VECTOR = re.compile(r"\(([^()]*)\)")
@@ -116,7 +120,7 @@ def read_nrrd(path: str | os.PathLike[str]) -> LabelVolume | None:
         end = head.find(b"\n\n")
         if end < 0:
             return None
-        fields = _header_fields(head[:end].decode("latin-1"))
+        fields = nrrd_header_fields(head[:end].decode("latin-1").partition("\n")[2])
         layout = _layout(fields)
         if layout is None:
             return None
@@ -145,19 +149,20 @@ def read_nrrd(path: str | os.PathLike[str]) -> LabelVolume | None:
     return LabelVolume(array.reshape(shape).astype(dtype.newbyteorder("="), copy=False), grid)
 
 
-def _header_fields(text: str) -> dict[str, str]:
+def nrrd_header_fields(text: str) -> dict[str, str]:
+    """The fields of a NRRD header (the text after its NRRD000x line, up to the blank line): lower-case field
+    name -> value. Comments and ``key:=value`` pairs (which hold e.g. Slicer's segment data) are left out."""
     fields = {}
-    for line in text.splitlines()[1:]:
-        if line.startswith("#") or ":" not in line:
-            continue
-        key, _, value = line.partition(":")
-        fields[key.strip().lower()] = value.lstrip("=").strip()
+    for line in text.splitlines():
+        key, separator, value = line.partition(":")
+        if separator and not line.startswith("#") and not value.startswith("="):
+            fields[key.strip().lower()] = value.strip()
     return fields
 
 
 def _layout(fields: dict[str, str]) -> tuple[np.dtype, tuple[int, int, int], Grid] | None:
     """(dtype, array shape (k, j, i), grid) of a header this reader handles, else ``None``."""
-    scalar_type = _NRRD_TYPES.get(fields.get("type", "").lower())
+    scalar_type = NRRD_TYPES.get(fields.get("type", "").lower())
     if (
         scalar_type is None
         or fields.get("dimension") != "3"
