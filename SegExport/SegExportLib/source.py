@@ -14,6 +14,7 @@ patient/study header. Inconsistent series are refused with
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections import Counter
@@ -71,7 +72,7 @@ class SourceSeries:
     instances: list[tuple[str, str]]
     """(SOPClassUID, SOPInstanceUID) of every source instance, in the order given."""
 
-    @property
+    @functools.cached_property
     def normal(self) -> np.ndarray:
         """Unit slice normal: row direction x column direction."""
         n = np.cross(self.row_direction, self.column_direction)
@@ -91,7 +92,7 @@ class SourceSeries:
 
     def plane_offsets(self) -> np.ndarray:
         """Position of every plane along the slice normal (mm), ascending."""
-        return np.array([p.position @ self.normal for p in self.planes])
+        return offsets_along(self.planes, self.normal)
 
     def uniform_spacing(self, tolerance: float = 0.01) -> float | None:
         """The common gap between adjacent planes, or ``None`` if gaps differ (or one plane)."""
@@ -144,9 +145,10 @@ class SourceSeries:
             SourcePlane(plane.sop_class_uid, plane.sop_instance_uid, position, plane.frame_number, plane.name)
             for plane, position in zip(found, positions)
         ]
-        order = np.argsort(positions @ normal, kind="stable")
+        offsets = positions @ normal
+        order = np.argsort(offsets, kind="stable")
         planes = [planes[index] for index in order.tolist()]
-        _check_distinct_positions(planes, normal, spacing)
+        _check_distinct_positions(planes, offsets[order], spacing)
         header = datasets[0][0]
         orientation, pixel_spacing = _verbatim_geometry(header)
         thickness = header.get("SliceThickness")
@@ -382,8 +384,13 @@ def _check_geometry(
     return row_dirs[0], col_dirs[0], spacing, (int(sizes[0, 0]), int(sizes[0, 1]))
 
 
-def _check_distinct_positions(planes: list[SourcePlane], normal: np.ndarray, spacing: tuple[float, float]) -> None:
-    offsets = np.array([p.position @ normal for p in planes])
+def offsets_along(planes: Sequence[SourcePlane], normal: np.ndarray) -> np.ndarray:
+    """Position of each plane along ``normal`` (mm), in the order given."""
+    return np.array([plane.position for plane in planes], dtype=float).reshape(-1, 3) @ normal
+
+
+def _check_distinct_positions(planes: list[SourcePlane], offsets: np.ndarray, spacing: tuple[float, float]) -> None:
+    """Refuse two planes at one position; ``offsets`` are the (sorted) planes' positions along the normal."""
     if len(offsets) < 2:
         return
     gaps = np.diff(offsets)

@@ -47,7 +47,7 @@ from .seg_header import (
     segment_texts,
     set_series_and_content,
 )
-from .source import SourceInput, SourcePlane, SourceSeries
+from .source import SourceInput, SourcePlane, SourceSeries, offsets_along
 from .template import SegmentDescription, Template
 from .uid import check_uid_root, new_uid
 from .volume import LabelVolume, grid_of, is_single_volume, is_sitk_image
@@ -261,7 +261,7 @@ class _SegWriter:
     ) -> tuple[list[Frame], list[tuple[int, int, int]]]:
         """Frames in dimension order (segment, then position along the normal) and their (layer, label, slice)."""
         shift = self._frame_shift(series, box)
-        offsets = np.array([plane.position @ series.normal for plane in planes])
+        offsets = offsets_along(planes, series.normal)
         slices_by_segment = []
         for segment in segments:
             if self.skip_empty_slices:
@@ -436,7 +436,7 @@ class MultiClassWriter(_SegWriter):
             slices = np.flatnonzero(summary.presence[:, columns].any(axis=1))
         else:
             slices = np.arange(len(planes))
-        offsets = np.array([plane.position @ series.normal for plane in planes])
+        offsets = offsets_along(planes, series.normal)
         slices = slices[np.argsort(offsets[slices], kind="stable")]
         shift = self._frame_shift(series, box)
         frames = [Frame(0, planes[k], planes[k].position + shift, index) for index, k in enumerate(slices, start=1)]
