@@ -81,7 +81,8 @@ def test_summary_rows_match_a_brute_force_search(dtype: type, high: int, fill: f
         assert summary.slices_of(value).tolist() == slices
         for k in slices:
             rows = np.flatnonzero((labels[k] == value).any(axis=1))
-            assert summary.row_band(value, k) == (rows[0], rows[-1] + 1)
+            column = int(np.searchsorted(summary.values, value))
+            assert (summary.first_rows[k, column], summary.stop_rows[k, column]) == (rows[0], rows[-1] + 1)
 
 
 def test_packing_given_rows_equals_packing_the_whole_frame() -> None:

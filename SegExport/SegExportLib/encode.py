@@ -29,8 +29,10 @@ class LabelSummary:
     """Which label values occur in which slices of a labelmap, and in which rows.
 
     >>> summary = summarize_labels(np.array([[[0, 2], [0, 0]], [[0, 0], [5, 0]]]))
-    >>> summary.values.tolist(), summary.slices_of(5).tolist(), summary.row_band(5, 1)
-    ([2, 5], [1], (1, 2))
+    >>> summary.values.tolist(), summary.slices_of(5).tolist()
+    ([2, 5], [1])
+    >>> summary.first_rows[1].tolist(), summary.stop_rows[1].tolist()   # label 5 (column 1) is in row 1 of slice 1
+    ([0, 1], [0, 2])
     """
 
     values: np.ndarray
@@ -46,13 +48,6 @@ class LabelSummary:
         """Indices of the slices that contain ``value``."""
         column = int(np.searchsorted(self.values, value))
         return np.flatnonzero(self.presence[:, column])
-
-    def row_band(self, value: int, k: int) -> tuple[int, int] | None:
-        """Rows ``(first, stop)`` of slice ``k`` that hold ``value``, or None when the summary has no row data."""
-        if self.first_rows is None or self.stop_rows is None:
-            return None
-        column = int(np.searchsorted(self.values, value))
-        return int(self.first_rows[k, column]), int(self.stop_rows[k, column])
 
 
 def summarize_labels(labels: np.ndarray) -> LabelSummary:
