@@ -152,3 +152,23 @@ def test_truncated_and_foreign_files_are_left_to_pydicom_which_names_them(ct_fil
         assert read_geometry_header(str(path)) is None
         with pytest.raises(SourceSeriesError, match=path.name):
             SourceSeries.from_datasets([ct_files[0], path])
+
+
+def test_series_search_reads_descriptions_as_pydicom_does(ct_files: list[Path], tmp_path: Path) -> None:
+    """find_series scans the headers quickly; its series fields must be pydicom's, non-ASCII text included."""
+    from SegExportLib.series_folder import find_series
+
+    for index, path in enumerate(ct_files):
+        dataset = pydicom.dcmread(path)
+        dataset.SpecificCharacterSet = "ISO_IR 192"
+        dataset.SeriesDescription = "Thorax, Kontrast äöü"
+        save(dataset, path, ImplicitVRLittleEndian if index % 2 else None)
+    (found,) = find_series(ct_files[0].parent)
+    full = pydicom.dcmread(ct_files[0], stop_before_pixels=True)
+    assert (found.series_instance_uid, found.modality, found.description, found.number) == (
+        full.SeriesInstanceUID,
+        full.Modality,
+        "Thorax, Kontrast äöü",
+        str(full.SeriesNumber),
+    )
+    assert found.files == sorted(ct_files)

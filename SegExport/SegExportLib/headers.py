@@ -46,8 +46,9 @@ WANTED_TAGS = frozenset(
 )
 """What the scan keeps of each header: what :class:`~SegExportLib.source.SourceSeries` reads of every image."""
 
-_LAST_WANTED = max(WANTED_TAGS)
 _NUMBER_OF_FRAMES = 0x00280008
+# NumberOfFrames too, to recognise multi-frame images.
+_GEOMETRY_SCAN = WANTED_TAGS | {_NUMBER_OF_FRAMES}
 _SOP_CLASS_UID = 0x00080016
 
 SINGLE_FRAME_CLASSES = frozenset(
@@ -105,6 +106,18 @@ def read_source_header(path: str | os.PathLike[str] | Dataset, full: bool = Fals
 def read_geometry_header(path: str) -> Dataset | None:
     """The :data:`WANTED_TAGS` elements of a single-frame image file, or ``None`` when the file is not one the
     scan handles (the caller then reads it with pydicom)."""
+    dataset = scan_header(path, _GEOMETRY_SCAN)
+    if dataset is None or _NUMBER_OF_FRAMES in dataset or not all(tag in dataset for tag in WANTED_TAGS):
+        return None  # pydicom reads it, and names what is missing
+    sop_class = bytes(dataset.get_item(_SOP_CLASS_UID).value).rstrip(b"\0 ").decode("ascii", "replace")
+    return dataset if sop_class in SINGLE_FRAME_CLASSES else None
+
+
+def scan_header(path: str, tags: frozenset[int]) -> Dataset | None:
+    """Those of ``tags`` that a DICOM file's dataset holds at its top level, read from the file's bytes without
+    pydicom's parser, as a :class:`pydicom.Dataset` of raw elements (decoded on access); ``None`` when the file is
+    not one the scan handles: no DICM prefix, not little endian, deflated, or an undefined length or the end of
+    the data before the last of ``tags``. Values of elements the scan passes over are never read."""
     with open(path, "rb") as stream:
         data = stream.read(_FIRST_READ_BYTES)
         if len(data) < 144 or data[128:132] != b"DICM":
@@ -118,19 +131,13 @@ def read_geometry_header(path: str) -> Dataset | None:
             implicit = False
         else:
             return None
-        found = _scan(data, meta_end, implicit)
+        found = _scan(data, meta_end, implicit, tags)
         if found is None:  # the wanted elements lie further on: read more of the header
             data += stream.read(_MORE_READ_BYTES)
-            found = _scan(data, meta_end, implicit)
-    if found is None or _NUMBER_OF_FRAMES in found or not WANTED_TAGS.issubset(found):
-        return None  # pydicom reads it, and names what is missing
-    sop_class = found.get(_SOP_CLASS_UID)
-    if (
-        sop_class is None
-        or bytes(sop_class.value).rstrip(b"\0 ").decode("ascii", "replace") not in SINGLE_FRAME_CLASSES
-    ):
+            found = _scan(data, meta_end, implicit, tags)
+    if found is None:
         return None
-    dataset = Dataset({BaseTag(tag): element for tag, element in found.items() if tag != _NUMBER_OF_FRAMES})
+    dataset = Dataset({BaseTag(tag): element for tag, element in found.items()})
     dataset.filename = path
     return dataset
 
@@ -155,15 +162,16 @@ def _file_meta(data: bytes) -> tuple[int, str | None]:
     return offset, syntax
 
 
-def _scan(data: bytes, offset: int, implicit: bool) -> dict[int, RawDataElement] | None:
-    """The wanted elements (and NumberOfFrames, to recognise multi-frame images) from ``offset`` on, stopping
-    after the last wanted tag; ``None`` if ``data`` ends first or an undefined length comes before that."""
+def _scan(data: bytes, offset: int, implicit: bool, tags: frozenset[int]) -> dict[int, RawDataElement] | None:
+    """The elements of ``tags`` from ``offset`` on, stopping after the last of them; ``None`` if ``data`` ends
+    first or an undefined length comes before that."""
     found: dict[int, RawDataElement] = {}
     size = len(data)
+    last = max(tags)
     while offset + 8 <= size:
         group, element = _ELEMENT_HEADER.unpack_from(data, offset)
         tag = group << 16 | element
-        if tag > _LAST_WANTED:
+        if tag > last:
             return found
         if implicit:
             vr, length, start = None, _LONG_LENGTH.unpack_from(data, offset + 4)[0], offset + 8
@@ -180,7 +188,7 @@ def _scan(data: bytes, offset: int, implicit: bool) -> dict[int, RawDataElement]
             vr = raw_vr.decode("ascii")
         if length == _UNDEFINED_LENGTH or start + length > size:
             return None
-        if tag in WANTED_TAGS or tag == _NUMBER_OF_FRAMES:
+        if tag in tags:
             found[tag] = RawDataElement(BaseTag(tag), vr, length, data[start : start + length], start, implicit, True)
         offset = start + length
     return None

@@ -14,6 +14,7 @@ from pathlib import Path
 import pydicom
 
 from .errors import SourceSeriesError
+from .headers import scan_header
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,12 @@ _HEADER_TAGS = [
     "PerFrameFunctionalGroupsSequence",
     "SharedFunctionalGroupsSequence",
 ]
+
+
+_IMAGE_POSITION = 0x00200032
+# What the quick header scan (headers.scan_header) keeps: the tags above that precede the pixel data module, and
+# the character set the descriptions are decoded with.
+_SCANNED_TAGS = frozenset({0x00080005, 0x00080016, 0x00080060, 0x0008103E, 0x0020000E, 0x00200011, _IMAGE_POSITION})
 
 
 @dataclass
@@ -60,7 +67,9 @@ def find_series(folder: str | os.PathLike[str]) -> list[FoundSeries]:
     skipped = 0
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         try:
-            header = pydicom.dcmread(os.fspath(path), stop_before_pixels=True, specific_tags=_HEADER_TAGS)
+            header = scan_header(os.fspath(path), _SCANNED_TAGS)
+            if header is None or _IMAGE_POSITION not in header:  # not scanned, or perhaps multi-frame: in full
+                header = pydicom.dcmread(os.fspath(path), stop_before_pixels=True, specific_tags=_HEADER_TAGS)
         except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError):
             skipped += 1
             continue
