@@ -85,6 +85,56 @@ def test_summary_rows_match_a_brute_force_search(dtype: type, high: int, fill: f
             assert (summary.first_rows[k, column], summary.stop_rows[k, column]) == (rows[0], rows[-1] + 1)
 
 
+def _brute_force_bands(labels: np.ndarray) -> dict[tuple[int, int], tuple[int, int]]:
+    """{(slice, label): (first row, stop row)} found voxel by voxel."""
+    bands: dict[tuple[int, int], tuple[int, int]] = {}
+    for k, row, column in zip(*np.nonzero(labels)):
+        key = (int(k), int(labels[k, row, column]))
+        first, stop = bands.get(key, (row, row + 1))
+        bands[key] = (min(first, int(row)), max(stop, int(row) + 1))
+    return bands
+
+
+def _summary_bands(labels: np.ndarray) -> dict[tuple[int, int], tuple[int, int]]:
+    summary = summarize_labels(labels)
+    slices, columns = np.nonzero(summary.presence)
+    return {
+        (int(k), int(summary.values[c])): (int(summary.first_rows[k, c]), int(summary.stop_rows[k, c]))
+        for k, c in zip(slices, columns)
+    }
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "uint8 columns a multiple of 8",  # rows read as 64-bit words
+        "int8 odd columns",  # no word view
+        "uint16 column-major",  # not C-contiguous
+        "uint64 huge labels",  # too large for one int64 key per (label, row)
+        "int32 scattered rows",  # rows holding labels are gathered, not boxed
+    ],
+)
+def test_summary_bands_match_a_brute_force_search_for_every_layout(layout: str) -> None:
+    rng = np.random.default_rng(len(layout))
+    shape = (4, 40, 13) if "odd" in layout else (4, 40, 24)
+    dtype = np.dtype(layout.split()[0])
+    labels = (rng.integers(1, 6, size=shape) * (rng.random(shape) < 0.2)).astype(dtype)
+    if "huge" in layout:
+        labels[labels == 5] = np.iinfo(np.uint64).max - 3
+        labels[labels == 4] = 1 << 61
+    if "scattered" in layout:
+        labels[:] = 0
+        labels[1, [0, 17, 39], [3, 20, 7]] = [2, 9, 2]
+        labels[3, 5, 5] = 70000
+    if "column-major" in layout:
+        labels = np.asfortranarray(labels)
+    labels[2] = 0
+    bands = _brute_force_bands(labels)
+    assert bands  # the case holds labels
+    assert _summary_bands(labels) == bands
+    assert summarize_labels(labels).values.tolist() == sorted({value for _, value in bands})
+
+
 def test_packing_given_rows_equals_packing_the_whole_frame() -> None:
     rng = np.random.default_rng(3)
     frames = np.zeros((3, 7, 9), dtype=bool)  # 63 bits per frame: rows straddle byte boundaries

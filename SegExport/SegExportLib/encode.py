@@ -17,11 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# A slice's (label, row) pairs are counted in a table when it is at most this many times larger than the part
-# of the slice holding labels; otherwise they are sorted (a table costs its size, sorting costs its input).
+# A slice's (label, row) pairs are counted in a table when it is at most this many times larger than the number
+# of runs of labels in the slice; otherwise they are sorted (a table costs its size, sorting costs its input).
 _TABLE_TO_VOXELS = 8
 # BinaryFramePacker.put_label_bands compares and packs at most about this many voxels at a time.
 _BATCH_VOXELS = 1 << 22
+# A slice's rows holding labels are gathered (copied) when they are fewer than 1/this of the rows they span.
+_SPARSE_ROWS = 2
 
 
 @dataclass(frozen=True)
@@ -53,25 +55,52 @@ class LabelSummary:
 def summarize_labels(labels: np.ndarray) -> LabelSummary:
     """Find the label values of a (slices, rows, columns) integer array, and the slices and rows holding each.
 
-    One slice at a time, over the rows and columns holding labels: memory stays at one slice's worth beyond
-    the input and the result, and the time grows with the segmented area, not with labels times slices.
+    One pass over the array finds each slice's box of rows and columns holding labels; in a box only the first
+    voxel of each run of equal labels along a row is looked at. Memory stays at one slice's worth beyond the
+    input and the result, and the time grows with the segmented area, not with labels times slices.
     """
     _keep_temporaries_off_mmap()
     slice_count = labels.shape[0]
-    per_slice = [_labels_and_rows(labels[k]) for k in range(slice_count)]
-    present = np.unique(np.concatenate([values for values, _, _ in per_slice]))
+    row_occupied, word_occupied, columns_per_word = _occupancy(labels)
+    pair_values, pair_rows, pair_slices = [], [], []
+    for k in np.flatnonzero(row_occupied.any(axis=1)).tolist():
+        rows = np.flatnonzero(row_occupied[k])
+        words = np.flatnonzero(word_occupied[k])
+        columns = slice(words[0] * columns_per_word, (words[-1] + 1) * columns_per_word)
+        if len(rows) * _SPARSE_ROWS < rows[-1] + 1 - rows[0]:  # scattered small segments: gather their rows
+            values, box_rows = _label_row_pairs(labels[k, rows, columns])
+            box_rows = rows[box_rows]
+        else:
+            values, box_rows = _label_row_pairs(labels[k, rows[0] : rows[-1] + 1, columns])
+            box_rows += rows[0]
+        pair_values.append(values)
+        pair_rows.append(box_rows)
+        pair_slices.append(np.full(len(values), k, dtype=np.int64))
+    if not pair_values:
+        nothing = np.zeros((slice_count, 0), dtype=np.int32)
+        return LabelSummary(_NONE, nothing.astype(bool), nothing, nothing.copy())
+    # The pairs are sorted by (slice, label, row): each (slice, label) run's first and last pair give its rows.
+    values, rows, slices = np.concatenate(pair_values), np.concatenate(pair_rows), np.concatenate(pair_slices)
+    opens_run = np.ones(len(values), dtype=bool)
+    opens_run[1:] = (values[1:] != values[:-1]) | (slices[1:] != slices[:-1])
+    starts = np.flatnonzero(opens_run)
+    ends = np.append(starts[1:] - 1, len(values) - 1)
+    present = np.unique(values[starts])
+    columns = np.searchsorted(present, values[starts])
+    band_slices = slices[starts]
     presence = np.zeros((slice_count, len(present)), dtype=bool)
     first_rows = np.zeros((slice_count, len(present)), dtype=np.int32)
     stop_rows = np.zeros((slice_count, len(present)), dtype=np.int32)
-    for k, (values, first, stop) in enumerate(per_slice):
-        columns = np.searchsorted(present, values)
-        presence[k, columns] = True
-        first_rows[k, columns] = first
-        stop_rows[k, columns] = stop
-    return LabelSummary(present.astype(np.int64), presence, first_rows, stop_rows)
+    presence[band_slices, columns] = True
+    first_rows[band_slices, columns] = rows[starts]
+    stop_rows[band_slices, columns] = rows[ends] + 1
+    if present[-1] <= np.iinfo(np.int64).max:
+        present = present.astype(np.int64)
+    return LabelSummary(present, presence, first_rows, stop_rows)
 
 
 _NONE = np.zeros(0, dtype=np.int64)
+_KEY_LIMIT = 1 << 62
 _allocator_warmed = False
 
 
@@ -90,27 +119,54 @@ def _keep_temporaries_off_mmap() -> None:
         _allocator_warmed = True
 
 
-def _labels_and_rows(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The non-zero values of a 2D label array with, for each, its first row and one past its last row."""
-    used_rows = np.flatnonzero(plane.any(axis=1))
-    if used_rows.size == 0:
-        return _NONE, _NONE, _NONE
-    # Only the rows and columns holding labels: scattered small segments cover a small part of their box.
-    occupied = plane[used_rows]
-    occupied = occupied[:, occupied.any(axis=0)]
-    height = len(used_rows)
-    # One key per (value, row), value-major, so that sorted keys list each value's rows in ascending order.
-    keys = occupied.astype(np.int64) * height + np.arange(height)[:, None]
-    table_size = (int(occupied.max()) + 1) * height
-    if table_size <= _TABLE_TO_VOXELS * occupied.size:
-        pairs = np.flatnonzero(np.bincount(keys.ravel(), minlength=table_size))
+def _occupancy(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Which rows of each slice hold labels (slices, rows), which groups of columns do (slices, groups), and how
+    many columns a group has.
+
+    Rows are read as 64-bit words where the layout allows (8 columns of uint8 at a time), which makes this one
+    pass over the array at memory speed.
+    """
+    row_bytes = labels.shape[2] * labels.itemsize
+    if labels.flags.c_contiguous and row_bytes % 8 == 0 and labels.itemsize <= 8:
+        words, columns_per_word = labels.view(np.uint64), 8 // labels.itemsize
     else:
-        pairs = np.unique(keys)
-    pairs = pairs[pairs >= height]  # value 0 is background
-    values, rows = np.divmod(pairs, height)
-    starts = np.flatnonzero(np.diff(values, prepend=-1))
-    ends = np.append(starts[1:] - 1, len(values) - 1)
-    return values[starts], used_rows[rows[starts]], used_rows[rows[ends]] + 1
+        words, columns_per_word = labels, 1
+    return np.bitwise_or.reduce(words, axis=2) != 0, np.bitwise_or.reduce(words, axis=1) != 0, columns_per_word
+
+
+def _label_row_pairs(box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (label, row) pairs of the non-zero voxels of a 2D array, sorted by label then row.
+
+    Returns the labels (in ``box``'s type) and the rows. Only voxels that start a run of equal values along their
+    row can add a pair, so those are the only ones gathered.
+    """
+    height, width = box.shape
+    opens_run = np.empty(box.shape, dtype=bool)
+    opens_run[:, 0] = True
+    np.not_equal(box[:, 1:], box[:, :-1], out=opens_run[:, 1:])
+    positions = np.flatnonzero(opens_run)
+    rows = positions // width
+    values = box[rows, positions - rows * width]
+    labelled = values != 0
+    values, rows = values[labelled], rows[labelled]
+    if values.size == 0:
+        return values, rows
+    top = int(values.max())
+    if top >= _KEY_LIMIT // height:  # labels too large for one int64 key per pair
+        order = np.lexsort((rows, values))
+        values, rows = values[order], rows[order]
+        distinct = np.ones(len(values), dtype=bool)
+        distinct[1:] = (values[1:] != values[:-1]) | (rows[1:] != rows[:-1])
+        return values[distinct], rows[distinct]
+    # One key per (label, row), label-major, so that sorted keys list each label's rows in ascending order.
+    keys = values.astype(np.int64) * height + rows
+    table_size = (top + 1) * height
+    if table_size <= _TABLE_TO_VOXELS * len(keys):
+        keys = np.flatnonzero(np.bincount(keys, minlength=table_size))
+    else:
+        keys = np.unique(keys)
+    pair_values, pair_rows = np.divmod(keys, height)
+    return pair_values.astype(box.dtype), pair_rows
 
 
 def nonzero_bounding_box(labels: np.ndarray, slices: np.ndarray | None = None) -> tuple[int, int, int, int] | None:
