@@ -9,7 +9,6 @@ import tempfile
 import zlib
 from pathlib import Path
 
-import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -144,22 +143,29 @@ def test_a_really_full_disk_keeps_the_previous_file(tiny_filesystem: Path) -> No
     ("segmentation_type", "compression"),
     [("BINARY", None), ("BINARY", "deflate"), ("LABELMAP", None), ("LABELMAP", "deflate"), ("LABELMAP", "rle")],
 )
+@pytest.mark.parametrize("pieces", ["default", "small"])
 def test_streamed_pixel_data_gives_the_bytes_pydicom_writes(
-    tmp_path: Path, segmentation_type: str, compression: str | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, segmentation_type: str, compression: str | None, pieces: str
 ) -> None:
-    """write_file(EncodedSeg) streams the pixels from the writer's array; the file must be byte for byte what
-    pydicom writes from the complete dataset (PixelData as bytes), for every pixel layout and compression."""
-    from SegExportLib import MultiClassWriter
+    """write_file(EncodedSeg) streams the pixels (BINARY frames packed chunk by chunk as they are written); the
+    file must be byte for byte what pydicom writes from the complete dataset (PixelData as bytes), for every
+    pixel layout and compression, in one chunk or many."""
+    from SegExportLib import MultiClassWriter, binary_frames, fileio
     from SegExportLib.fileio import dataset_to_bytes
     from SegExportLib.synthetic import make_ct_series, make_labelmap
     from SegExportLib.template import SegmentDescription, Template
 
-    series = make_ct_series(rows=13, columns=21, slices=5, pixel_data=False)  # 273 bits a frame: odd sizes
+    series = make_ct_series(rows=13, columns=21, slices=12, pixel_data=False)  # 273 bits a frame: odd sizes
     labels = make_labelmap(series, segment_count=3, seed=3)
     tpl = Template([SegmentDescription(i, label=f"Organ {i}", algorithm_type="MANUAL") for i in (1, 2, 3)])
     writer = MultiClassWriter(tpl, compression=compression, segmentation_type=segmentation_type)
+    if pieces == "small":  # 8 frames (273 bytes) per chunk, 100-byte Deflate pieces
+        monkeypatch.setattr(binary_frames, "CHUNK_BYTES", 1)
+        monkeypatch.setattr(fileio, "DEFLATE_CHUNK_BYTES", 100)
     encoded = writer.encode(series.labelmap_image(labels), series.datasets)
-    assert isinstance(encoded.pixels, np.ndarray) and "PixelData" not in encoded.dataset
+    assert "PixelData" not in encoded.dataset
+    if segmentation_type == "BINARY":  # not packed until written
+        assert isinstance(encoded.frames, binary_frames.BinaryFrames) and encoded.frames.frame_count > 8
     streamed = write_file(encoded, tmp_path / "streamed.dcm").read_bytes()
     complete = dataset_to_bytes(encoded.to_dataset())
     if compression == "deflate":  # chunked compression may differ; what it inflates to may not

@@ -186,16 +186,24 @@ def nonzero_bounding_box(labels: np.ndarray, slices: np.ndarray | None = None) -
 class BinaryFramePacker:
     """Packs boolean frames into one BINARY SEG pixel data buffer, frame by frame, in place."""
 
-    def __init__(self, frame_count: int, rows: int, columns: int) -> None:
+    def __init__(self, frame_count: int, rows: int, columns: int, storage: np.ndarray | None = None) -> None:
+        """``storage``, if given, is a uint8 buffer to pack into (zeroed here; a larger one is used in part)
+        instead of a new one."""
         self.frame_count = frame_count
         self.rows = rows
         self.columns = columns
         self.bits_per_frame = rows * columns
-        total_bytes = -(-frame_count * self.bits_per_frame // 8)
+        self._packed_bytes = -(-frame_count * self.bits_per_frame // 8)
         # PixelData (OB) needs an even length; the padding byte stays zero. Two more bytes of slack let
         # put_label_bands write a shifted row's last byte without a bounds check; they are never output.
-        self.byte_count = total_bytes + (total_bytes % 2)
-        self._buffer = np.zeros(self.byte_count + 2, dtype=np.uint8)
+        self.byte_count = self._packed_bytes + (self._packed_bytes % 2)
+        if storage is None or len(storage) < self.byte_count + 2:
+            storage = np.zeros(self.byte_count + 2, dtype=np.uint8)
+        else:
+            storage[: self.byte_count + 2] = 0
+        self.storage = storage
+        """The buffer packed into (it may be longer than the pixel data)."""
+        self._buffer = storage[: self.byte_count + 2]
 
     def put(self, index: int, mask: np.ndarray) -> None:
         """Store frame ``index`` from a (rows, columns) boolean mask.
@@ -317,6 +325,10 @@ class BinaryFramePacker:
     def pixel_buffer(self) -> np.ndarray:
         """The packed pixel data as a uint8 array view (no copy): what :meth:`pixel_data` returns, as an array."""
         return self._buffer[: self.byte_count]
+
+    def packed_bits(self) -> np.ndarray:
+        """The packed frames without the padding byte: ``ceil(frames * rows * columns / 8)`` bytes (a view)."""
+        return self._buffer[: self._packed_bytes]
 
 
 def unpack_binary_frame(pixel_data: bytes | np.ndarray, index: int, rows: int, columns: int) -> np.ndarray:

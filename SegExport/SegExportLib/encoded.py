@@ -1,9 +1,10 @@
-"""A SEG as the writers produce it: the dataset, and its pixel data kept apart as an array.
+"""A SEG as the writers produce it: the dataset, and its pixel data kept apart.
 
-Pixel data is most of a SEG (154 MB for 4,630 frames of 512 x 512). Holding it as the
-writer's own array until it is written means it is never copied into a ``bytes``
-object: :func:`SegExportLib.fileio.write_file` streams it into the file after the
-rest of the dataset. :meth:`EncodedSeg.to_dataset` gives the usual complete
+Pixel data is most of a SEG (154 MB for 4,630 frames of 512 x 512). A BINARY SEG's
+frames are kept as the labelmap bands they come from and packed chunk by chunk
+while :func:`SegExportLib.fileio.write_file` writes them after the rest of the
+dataset; LABELMAP and FRACTIONAL frames are the writer's own array, written without
+a copy. :meth:`EncodedSeg.to_dataset` gives the usual complete
 :class:`pydicom.Dataset` (what ``writer.write`` returns) when one is wanted.
 
 >>> encoded = MultiClassWriter(tpl).encode(labels, ct_datasets)   # doctest: +SKIP
@@ -14,6 +15,7 @@ rest of the dataset. :meth:`EncodedSeg.to_dataset` gives the usual complete
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +23,7 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import RLELossless
 
+from .binary_frames import BinaryFrames
 from .rle import encode_frame
 
 PIXEL_DATA_TAG = 0x7FE00010
@@ -30,13 +33,19 @@ PIXEL_DATA_TAG = 0x7FE00010
 class EncodedSeg:
     """A SEG dataset without its PixelData element, and that pixel data.
 
-    ``pixels`` is the packed 1-bit buffer (uint8, one dimension) of a BINARY SEG, or the (frames, rows,
-    columns) uint8/uint16 frames of a LABELMAP or FRACTIONAL one; ``bits_allocated`` says which.
+    ``frames`` is the pixel data of a BINARY SEG as :class:`~SegExportLib.binary_frames.BinaryFrames` (packed
+    when written) or as a packed 1-bit buffer (uint8, one dimension), or the (frames, rows, columns)
+    uint8/uint16 frames of a LABELMAP or FRACTIONAL one; ``bits_allocated`` says which.
     """
 
     dataset: Dataset
-    pixels: np.ndarray
+    frames: np.ndarray | BinaryFrames
     bits_allocated: int
+
+    @property
+    def pixels(self) -> np.ndarray:
+        """The pixel data as an array (BINARY frames are packed, once, when first asked for)."""
+        return self.frames.array() if isinstance(self.frames, BinaryFrames) else self.frames
 
     @property
     def encapsulated(self) -> bool:
@@ -54,6 +63,19 @@ class EncodedSeg:
         if pixels.dtype.itemsize > 1:
             pixels = pixels.astype(pixels.dtype.newbyteorder("<"), copy=False)
         return memoryview(np.ascontiguousarray(pixels)).cast("B")
+
+    def native_pixel_length(self) -> int:
+        """The length of :meth:`native_pixel_bytes`, without packing anything."""
+        return self.frames.byte_count if isinstance(self.frames, BinaryFrames) else self.frames.nbytes
+
+    def native_pixel_chunks(self, reuse_buffer: bool = True) -> Iterator[memoryview]:
+        """:meth:`native_pixel_bytes` in consecutive pieces; BINARY frames not packed yet are packed piece by piece
+        (with ``reuse_buffer``, into one buffer: use each piece before asking for the next)."""
+        if isinstance(self.frames, BinaryFrames):
+            for chunk in self.frames.chunks(reuse_buffer=reuse_buffer):
+                yield memoryview(chunk).cast("B")
+        else:
+            yield self.native_pixel_bytes()
 
     def pixel_element_header(self, length: int) -> bytes:
         """Tag, VR and length of an Explicit VR Little Endian PixelData element with ``length`` value bytes."""

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import tempfile
 import zlib
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Union
 
@@ -70,14 +72,20 @@ def save_dataset(dataset: SegData, target: str | os.PathLike[str] | io.BufferedI
         with open(target, "wb") as stream:
             save_dataset(dataset, stream)
         return
-    pixels: list[memoryview] = []
+    pixels: Iterator[memoryview] = iter(())
     if isinstance(dataset, EncodedSeg):
         if dataset.encapsulated:
             dataset = dataset.to_dataset()
         else:
-            value = dataset.native_pixel_bytes()
-            pad = b"\0" if len(value) % 2 else b""
-            pixels = [memoryview(dataset.pixel_element_header(len(value) + len(pad))), value, memoryview(pad)]
+            length = dataset.native_pixel_length()
+            pad = b"\0" if length % 2 else b""
+            # Deflate compresses pieces on other threads while later ones are made: they need buffers of their own.
+            deflated = dataset.dataset.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+            pixels = itertools.chain(
+                [memoryview(dataset.pixel_element_header(length + len(pad)))],
+                dataset.native_pixel_chunks(reuse_buffer=not deflated),
+                [memoryview(pad)],
+            )
             dataset = dataset.dataset
             if dataset and max(dataset.keys()) >= 0x7FE00010:
                 raise ValueError("an EncodedSeg's dataset must end before PixelData")
@@ -92,7 +100,7 @@ def save_dataset(dataset: SegData, target: str | os.PathLike[str] | io.BufferedI
         target.write(piece)
 
 
-def _save_deflated(dataset: Dataset, stream: io.BufferedIOBase, tail: list[memoryview]) -> None:
+def _save_deflated(dataset: Dataset, stream: io.BufferedIOBase, tail: Iterable[memoryview]) -> None:
     """Preamble, file meta (uncompressed) and the raw-deflated dataset followed by ``tail`` (the encoded
     PixelData element, if kept apart), as PS3.5 A.5 describes."""
     header = DicomBytesIO()
@@ -105,19 +113,23 @@ def _save_deflated(dataset: Dataset, stream: io.BufferedIOBase, tail: list[memor
     body.is_little_endian, body.is_implicit_VR = True, False
     write_dataset(body, dataset)
     length = 0
-    for block in deflate_chunks([body.parent.getbuffer(), *tail]):
+    for block in deflate_chunks(itertools.chain([body.parent.getbuffer()], tail)):
         stream.write(block)
         length += len(block)
     if length % 2:
         stream.write(b"\0")
 
 
-def deflate_chunks(data: memoryview | bytes | list[memoryview], level: int = DEFLATE_LEVEL) -> Iterator[bytes]:
-    """Raw deflate (no zlib header) of ``data`` (or of the concatenation of a list of buffers) as consecutive
-    blocks forming one valid deflate stream.
+def deflate_chunks(
+    data: bytes | memoryview | Iterable[bytes | memoryview], level: int = DEFLATE_LEVEL
+) -> Iterator[bytes]:
+    """Raw deflate (no zlib header) of ``data`` (or of the concatenation of several buffers, which may come from
+    a generator) as consecutive blocks forming one valid deflate stream.
 
-    Each chunk is compressed on its own; all but the last end with a sync flush (a byte-aligned, non-final
-    block), so their outputs concatenate into a single stream, at the price of a few bytes per chunk.
+    The data is cut into pieces of at most ``DEFLATE_CHUNK_BYTES`` (small buffers are grouped, not copied), each
+    compressed on its own on a pool of threads, a few pieces ahead of the one being returned; all but the last
+    end with a sync flush (a byte-aligned, non-final block), so their outputs concatenate into a single stream,
+    at the price of a few bytes per piece. Each buffer must stay unchanged after it is handed over.
 
     >>> data = bytes(100) * 1000
     >>> zlib.decompress(b"".join(deflate_chunks(data)), -zlib.MAX_WBITS) == data
@@ -125,25 +137,49 @@ def deflate_chunks(data: memoryview | bytes | list[memoryview], level: int = DEF
     >>> zlib.decompress(b"".join(deflate_chunks([memoryview(b"ab"), memoryview(b"cd")])), -zlib.MAX_WBITS)
     b'abcd'
     """
-    pieces = data if isinstance(data, list) else [data]
-    chunks = []
-    for piece in pieces:
-        view = memoryview(piece).cast("B")
-        chunks += [view[start : start + DEFLATE_CHUNK_BYTES] for start in range(0, len(view), DEFLATE_CHUNK_BYTES)]
-    chunks = chunks or [memoryview(b"")]
-    last = len(chunks) - 1
+    buffers = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
+    pieces = _deflate_pieces(buffers)
 
-    def compress(index: int) -> bytes:
+    def compress(piece: list[memoryview], last: bool) -> bytes:
         compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
-        return compressor.compress(chunks[index]) + compressor.flush(
-            zlib.Z_FINISH if index == last else zlib.Z_SYNC_FLUSH
-        )
+        blocks = [compressor.compress(part) for part in piece]
+        blocks.append(compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH))
+        return b"".join(blocks)
 
-    if len(chunks) == 1:
-        yield compress(0)
+    current = next(pieces, [memoryview(b"")])
+    following = next(pieces, None)
+    if following is None:
+        yield compress(current, True)
         return
-    with ThreadPoolExecutor(max_workers=min(len(chunks), os.cpu_count() or 1, 8)) as pool:
-        yield from pool.map(compress, range(len(chunks)))
+    workers = min(os.cpu_count() or 1, 8)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[bytes]] = deque()
+        while following is not None:
+            pending.append(pool.submit(compress, current, False))
+            current, following = following, next(pieces, None)
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        pending.append(pool.submit(compress, current, True))
+        while pending:
+            yield pending.popleft().result()
+
+
+def _deflate_pieces(buffers: Iterable[bytes | memoryview]) -> Iterator[list[memoryview]]:
+    """Consecutive views of the buffers' bytes grouped into pieces of at most ``DEFLATE_CHUNK_BYTES``."""
+    piece: list[memoryview] = []
+    size = 0
+    for buffer in buffers:
+        view = memoryview(buffer).cast("B")
+        while len(view):
+            part = view[: DEFLATE_CHUNK_BYTES - size]
+            piece.append(part)
+            size += len(part)
+            view = view[len(part) :]
+            if size == DEFLATE_CHUNK_BYTES:
+                yield piece
+                piece, size = [], 0
+    if piece:
+        yield piece
 
 
 def dataset_to_bytes(dataset: SegData) -> bytes:

@@ -64,12 +64,25 @@ def is_single_volume(value: object) -> bool:
 
 
 def array_of(image: Any) -> np.ndarray:
-    """The (k, j, i) voxel array of a :class:`LabelVolume` or of a SimpleITK image (a view, not a copy)."""
+    """The (k, j, i) voxel array of a :class:`LabelVolume` or of a SimpleITK image (a view, not a copy, which
+    keeps the image alive)."""
     if isinstance(image, LabelVolume):
         return image.array
-    import SimpleITK as sitk
+    return np.asarray(_ImageMemory(image))
 
-    return sitk.GetArrayViewFromImage(image)
+
+class _ImageMemory:
+    """A SimpleITK image's voxels as an array interface that keeps the image alive.
+
+    ``sitk.GetArrayViewFromImage`` does not: its view reads freed memory once the image is gone, and the
+    writers read the labelmap again when they write the frames, possibly after the caller dropped the image.
+    """
+
+    def __init__(self, image: sitk.Image) -> None:
+        import SimpleITK as sitk
+
+        self.image = image
+        self.__array_interface__ = sitk.GetArrayViewFromImage(image).__array_interface__
 
 
 def read_image(path: str | os.PathLike[str]) -> LabelVolume | sitk.Image:

@@ -24,7 +24,8 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, RLELossless
 
-from .encode import BinaryFramePacker, LabelSummary, nonzero_bounding_box, summarize_labels
+from .binary_frames import BinaryFrames, LabelBands
+from .encode import LabelSummary, nonzero_bounding_box, summarize_labels
 from .encoded import EncodedSeg
 from .errors import (
     EmptySegmentationError,
@@ -50,7 +51,7 @@ from .seg_header import (
 from .source import SourceInput, SourcePlane, SourceSeries, offsets_along
 from .template import SegmentDescription, Template
 from .uid import check_uid_root, new_uid
-from .volume import LabelVolume, grid_of, is_single_volume, is_sitk_image
+from .volume import LabelVolume, array_of, grid_of, is_single_volume, is_sitk_image
 
 if TYPE_CHECKING:
     import SimpleITK as sitk
@@ -128,7 +129,7 @@ def _sitk_labelmap_array(image: sitk.Image) -> np.ndarray:
             f"the segmentation has pixel type {image.GetPixelIDTypeAsString()}; a labelmap needs integer labels: "
             "cast it, e.g. sitk.Cast(image, sitk.sitkUInt16), after checking its values are whole numbers"
         )
-    return sitk.GetArrayViewFromImage(image)
+    return array_of(image)
 
 
 MAX_FRACTIONAL_VALUE = 255
@@ -201,8 +202,8 @@ class _SegWriter:
         row_start, row_stop, column_start, column_stop = box
         frames, sources = self._plan_frames(summaries, segments, planes, series, box)
 
-        packer = BinaryFramePacker(len(frames), row_stop - row_start, column_stop - column_start)
         source_array = np.array(sources, dtype=np.int64).reshape(-1, 3)
+        bands = []
         for layer, summary in enumerate(summaries):
             indices = np.flatnonzero(source_array[:, 0] == layer)
             labels, slices = source_array[indices, 1], source_array[indices, 2]
@@ -211,7 +212,11 @@ class _SegWriter:
             else:  # only the rows holding the label: every other row of the frame stays zero
                 columns = np.searchsorted(summary.values, labels)
                 first, stop = summary.first_rows[slices, columns], summary.stop_rows[slices, columns]
-            packer.put_label_bands(indices, layers[layer], slices, labels, first, stop, row_start, column_start)
+            bands.append(LabelBands(layers[layer], indices, slices, labels, first, stop))
+        # Packed when written (or when a complete dataset is asked for), chunk by chunk.
+        pixels = BinaryFrames(
+            len(frames), row_stop - row_start, column_stop - column_start, bands, row_start, column_start
+        )
         report.frame_count = len(frames)
         report.segments_overlap = overlap
         encoded = self._build_dataset(
@@ -219,7 +224,7 @@ class _SegWriter:
             [s.description for s in segments],
             PerFrameGroupsEncoder().encode(frames),
             len(frames),
-            packer.pixel_buffer(),
+            pixels,
             (row_stop - row_start, column_stop - column_start),
             overlap,
         )
@@ -286,7 +291,7 @@ class _SegWriter:
         descriptions: list[SegmentDescription],
         per_frame: RawDataElement,
         frame_count: int,
-        pixel_data: np.ndarray,
+        pixel_data: np.ndarray | BinaryFrames,
         frame_shape: tuple[int, int],
         overlap: str,
         bits_allocated: int = 1,
@@ -396,8 +401,11 @@ class MultiClassWriter(_SegWriter):
         return self.encode(segmentation, source_images).to_dataset()
 
     def encode(self, segmentation: Volume, source_images: Sequence[SourceInput] | SourceSeries) -> EncodedSeg:
-        """As :meth:`write`, with the pixel data kept apart as an array (for :func:`SegExportLib.write_file`,
-        which writes it without copying it)."""
+        """As :meth:`write`, with the pixel data kept apart (for :func:`SegExportLib.write_file`, which writes it
+        without a complete copy in memory).
+
+        BINARY frames are packed from the labelmap when written: leave its voxels unchanged until then.
+        """
         labels = labelmap_array(segmentation)
         series = SourceSeries.of(source_images)
         planes = match_slices(grid_of(segmentation), series)
