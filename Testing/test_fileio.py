@@ -9,6 +9,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -180,3 +181,34 @@ def inflated(data: bytes) -> bytes:
     """File meta (as is) followed by the inflated dataset of a Deflated Explicit VR Little Endian file."""
     meta_end = 144 + int.from_bytes(data[140:144], "little")  # after (0002,0000) UL, at byte 132
     return data[:meta_end] + zlib.decompress(data[meta_end:], -zlib.MAX_WBITS)
+
+
+def test_large_outputs_are_sent_to_disk_as_they_are_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every WRITE_BEHIND_BYTES the written part is handed to the disk (posix_fadvise); the file is unchanged by
+    it, and is written the same where posix_fadvise does not exist."""
+    from SegExportLib import fileio
+
+    data = np.random.default_rng(0).integers(0, 256, size=3_000_000, dtype=np.uint8).tobytes()
+    monkeypatch.setattr(fileio, "WRITE_BEHIND_BYTES", 1 << 20)
+    advice: list[tuple[int, int, int]] = []
+    if hasattr(os, "posix_fadvise"):
+        real_fadvise = os.posix_fadvise
+
+        def recording_fadvise(fd: int, offset: int, length: int, flag: int) -> None:
+            advice.append((offset, length, flag))
+            real_fadvise(fd, offset, length, flag)
+
+        monkeypatch.setattr(os, "posix_fadvise", recording_fadvise)
+
+    def write_in_pieces(stream: object) -> None:
+        for start in range(0, len(data), 300_000):
+            stream.write(data[start : start + 300_000])  # type: ignore[attr-defined]
+
+    fileio._write_atomically(write_in_pieces, tmp_path / "a.bin", overwrite=False)
+    assert (tmp_path / "a.bin").read_bytes() == data
+    if hasattr(os, "posix_fadvise"):
+        assert [(offset, flag) for offset, _, flag in advice] == [(0, os.POSIX_FADV_DONTNEED)] * 2
+        assert [length for _, length, _ in advice] == [1_200_000, 2_400_000]
+        monkeypatch.delattr(os, "posix_fadvise")
+    fileio._write_atomically(write_in_pieces, tmp_path / "b.bin", overwrite=False)
+    assert (tmp_path / "b.bin").read_bytes() == data

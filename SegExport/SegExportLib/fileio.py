@@ -45,6 +45,8 @@ DEFLATE_LEVEL = 6
 """zlib level for Deflated Explicit VR Little Endian: level 1 is 2.5x faster but its files are twice as large."""
 DEFLATE_CHUNK_BYTES = 8 << 20
 """Deflated data is compressed in chunks of this size on several threads (zlib releases the GIL)."""
+WRITE_BEHIND_BYTES = 16 << 20
+"""Output files are handed to the disk in parts of this size as they are written (see ``_WriteBehindFile``)."""
 
 
 def declare_explicit_little_endian(dataset: Dataset) -> None:
@@ -217,7 +219,7 @@ def _write_atomically(
         ) from exc
     temporary = Path(temporary_name)
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with io.BufferedWriter(_WriteBehindFile(handle, "wb")) as stream:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
@@ -238,6 +240,34 @@ def _write_atomically(
         temporary.unlink(missing_ok=True)
         raise
     return target
+
+
+class _WriteBehindFile(io.FileIO):
+    """A file whose data are sent to the disk while later parts are still being made, and let go once there.
+
+    Outputs are fsynced before they are renamed into place, so all their data must reach the disk before the
+    write returns anyway: starting that every ``WRITE_BEHIND_BYTES`` overlaps the disk with the encoder and
+    leaves almost nothing for the final fsync. Pages already on disk are then dropped from the page cache, so
+    a 154 MB SEG reuses a few tens of megabytes of it instead of taking 154 MB of fresh memory (L/totalseg:
+    0.10 s less in the median of 12 runs, and no more 0.2 s outliers in the write). Linux does both when told
+    with ``POSIX_FADV_DONTNEED`` that a range is not needed: it starts writing back its dirty pages and drops
+    its clean ones. Where ``posix_fadvise`` is missing this is a plain file.
+    """
+
+    def __init__(self, handle: int, mode: str) -> None:
+        super().__init__(handle, mode)
+        self._position = 0
+        self._sent = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        count = super().write(data) or 0
+        self._position += count
+        if self._position - self._sent >= WRITE_BEHIND_BYTES and hasattr(os, "posix_fadvise"):
+            with contextlib.suppress(OSError):  # only advice: a file system may refuse it
+                # Everything sent before: its pages are clean by now and are let go (and reused for what follows).
+                os.posix_fadvise(self.fileno(), 0, self._position, os.POSIX_FADV_DONTNEED)
+            self._sent = self._position
+        return count
 
 
 def _move_without_replacing(temporary: Path, target: Path) -> None:

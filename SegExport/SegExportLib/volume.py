@@ -143,8 +143,9 @@ def read_nrrd(path: str | os.PathLike[str]) -> LabelVolume | None:
         if fields["encoding"] == "raw":
             available = os.fstat(stream.fileno()).st_size - (end + 2)
             # Never allocate more than the file holds (a damaged size must not become a huge allocation).
-            array = np.fromfile(stream, dtype=dtype, count=min(count, available // dtype.itemsize))
-            got = array.size * dtype.itemsize
+            array = np.empty(min(count, max(available, 0) // dtype.itemsize), dtype=dtype)
+            # One read straight into the array: np.fromfile copies through stdio buffers, 2 to 6 times slower.
+            got = stream.readinto(memoryview(array).cast("B")) or 0
         else:
             # Never inflate more than the header declares: a small file must not become gigabytes in memory.
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
