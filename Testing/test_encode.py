@@ -160,6 +160,20 @@ def test_bounding_box_spans_all_non_zero_voxels() -> None:
     assert nonzero_bounding_box(np.zeros((1, 2, 2), dtype=np.uint8)) is None
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.uint64])
+@pytest.mark.parametrize("columns", [24, 13, 1])
+def test_bounding_box_matches_a_search_of_every_voxel(dtype: type, columns: int) -> None:
+    rng = np.random.default_rng(columns)
+    for trial in range(20):
+        labels = np.zeros((3, 11, columns), dtype=dtype)
+        count = int(rng.integers(1, 4))
+        labels[rng.integers(0, 3, count), rng.integers(0, 11, count), rng.integers(0, columns, count)] = 7
+        if trial % 2:
+            labels = np.asfortranarray(labels)  # not C-contiguous: no word view
+        _, r, c = np.nonzero(labels)
+        assert nonzero_bounding_box(labels) == (r.min(), r.max() + 1, c.min(), c.max() + 1)
+
+
 @pytest.mark.parametrize(("rows", "columns"), [(23, 38), (24, 38), (7, 9), (16, 16), (512, 512)])
 def test_packing_frames_with_few_used_rows(rows: int, columns: int) -> None:
     """Only the used rows are packed; frames that are empty or use a few rows must still land bit-exact."""

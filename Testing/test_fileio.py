@@ -151,7 +151,7 @@ def test_streamed_pixel_data_gives_the_bytes_pydicom_writes(
     """write_file(EncodedSeg) streams the pixels (BINARY frames packed chunk by chunk as they are written); the
     file must be byte for byte what pydicom writes from the complete dataset (PixelData as bytes), for every
     pixel layout and compression, in one chunk or many."""
-    from SegExportLib import MultiClassWriter, binary_frames, fileio
+    from SegExportLib import MultiClassWriter, binary_frames, fileio, labelmap_frames
     from SegExportLib.fileio import dataset_to_bytes
     from SegExportLib.synthetic import make_ct_series, make_labelmap
     from SegExportLib.template import SegmentDescription, Template
@@ -160,13 +160,15 @@ def test_streamed_pixel_data_gives_the_bytes_pydicom_writes(
     labels = make_labelmap(series, segment_count=3, seed=3)
     tpl = Template([SegmentDescription(i, label=f"Organ {i}", algorithm_type="MANUAL") for i in (1, 2, 3)])
     writer = MultiClassWriter(tpl, compression=compression, segmentation_type=segmentation_type)
-    if pieces == "small":  # 8 frames (273 bytes) per chunk, 100-byte Deflate pieces
+    if pieces == "small":  # 8 BINARY frames (273 bytes) or 1 LABELMAP frame per chunk, 100-byte Deflate pieces
         monkeypatch.setattr(binary_frames, "CHUNK_BYTES", 1)
         monkeypatch.setattr(fileio, "DEFLATE_CHUNK_BYTES", 100)
     encoded = writer.encode(series.labelmap_image(labels), series.datasets)
     assert "PixelData" not in encoded.dataset
     if segmentation_type == "BINARY":  # not packed until written
         assert isinstance(encoded.frames, binary_frames.BinaryFrames) and encoded.frames.frame_count > 8
+    else:  # not made until written
+        assert isinstance(encoded.frames, labelmap_frames.LabelmapFrames) and encoded.frames.shape[0] > 8
     streamed = write_file(encoded, tmp_path / "streamed.dcm").read_bytes()
     complete = dataset_to_bytes(encoded.to_dataset())
     if compression == "deflate":  # chunked compression may differ; what it inflates to may not

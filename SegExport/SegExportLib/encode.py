@@ -169,18 +169,22 @@ def _label_row_pairs(box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pair_values.astype(box.dtype), pair_rows
 
 
-def nonzero_bounding_box(labels: np.ndarray, slices: np.ndarray | None = None) -> tuple[int, int, int, int] | None:
-    """In-plane box ``(row_start, row_stop, column_start, column_stop)`` of the non-zero voxels, or ``None``."""
-    rows_used = np.zeros(labels.shape[1], dtype=bool)
-    columns_used = np.zeros(labels.shape[2], dtype=bool)
-    for k in range(labels.shape[0]) if slices is None else slices:
-        occupied = labels[k] != 0
-        rows_used |= occupied.any(axis=1)
-        columns_used |= occupied.any(axis=0)
-    if not rows_used.any():
+def nonzero_bounding_box(labels: np.ndarray) -> tuple[int, int, int, int] | None:
+    """In-plane box ``(row_start, row_stop, column_start, column_stop)`` of the non-zero voxels, or ``None``.
+
+    One pass over the array (as 64-bit words where the layout allows), then the two edge words of columns.
+    """
+    row_occupied, word_occupied, columns_per_word = _occupancy(labels)
+    rows = np.flatnonzero(row_occupied.any(axis=0))
+    if rows.size == 0:
         return None
-    row_indices, column_indices = np.flatnonzero(rows_used), np.flatnonzero(columns_used)
-    return int(row_indices[0]), int(row_indices[-1]) + 1, int(column_indices[0]), int(column_indices[-1]) + 1
+    words = np.flatnonzero(word_occupied.any(axis=0))
+    band = labels[:, rows[0] : rows[-1] + 1]
+    first = int(words[0]) * columns_per_word
+    last = (int(words[-1]) + 1) * columns_per_word
+    first += int(np.argmax((band[:, :, first : first + columns_per_word] != 0).any(axis=(0, 1))))
+    last -= int(np.argmax((band[:, :, last - columns_per_word : last] != 0).any(axis=(0, 1))[::-1]))
+    return int(rows[0]), int(rows[-1]) + 1, first, last
 
 
 class BinaryFramePacker:

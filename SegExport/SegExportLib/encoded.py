@@ -15,8 +15,9 @@ a copy. :meth:`EncodedSeg.to_dataset` gives the usual complete
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Union
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -24,28 +25,34 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import RLELossless
 
 from .binary_frames import BinaryFrames
+from .labelmap_frames import LabelmapFrames
 from .rle import encode_frame
 
 PIXEL_DATA_TAG = 0x7FE00010
+
+
+FrameSource = Union[BinaryFrames, LabelmapFrames]
+"""Frames made from the labelmap when needed: whole (``array()``) or in chunks (``chunks()``)."""
 
 
 @dataclass
 class EncodedSeg:
     """A SEG dataset without its PixelData element, and that pixel data.
 
-    ``frames`` is the pixel data of a BINARY SEG as :class:`~SegExportLib.binary_frames.BinaryFrames` (packed
-    when written) or as a packed 1-bit buffer (uint8, one dimension), or the (frames, rows, columns)
-    uint8/uint16 frames of a LABELMAP or FRACTIONAL one; ``bits_allocated`` says which.
+    ``frames`` is the pixel data of a BINARY SEG (:class:`~SegExportLib.binary_frames.BinaryFrames`, or the
+    packed 1-bit buffer as a one-dimensional uint8 array), of a LABELMAP SEG
+    (:class:`~SegExportLib.labelmap_frames.LabelmapFrames`, or the frames as an array) or of a FRACTIONAL one
+    (the (frames, rows, columns) uint8 array); ``bits_allocated`` says how many bits a pixel has.
     """
 
     dataset: Dataset
-    frames: np.ndarray | BinaryFrames
+    frames: np.ndarray | FrameSource
     bits_allocated: int
 
     @property
     def pixels(self) -> np.ndarray:
-        """The pixel data as an array (BINARY frames are packed, once, when first asked for)."""
-        return self.frames.array() if isinstance(self.frames, BinaryFrames) else self.frames
+        """The pixel data as an array (frames still to be made are made, once, when first asked for)."""
+        return self.frames if isinstance(self.frames, np.ndarray) else self.frames.array()
 
     @property
     def encapsulated(self) -> bool:
@@ -59,23 +66,20 @@ class EncodedSeg:
     def native_pixel_bytes(self) -> memoryview:
         """The uncompressed PixelData value as a view of ``pixels`` (little endian; no copy on little-endian
         machines)."""
-        pixels = self.pixels
-        if pixels.dtype.itemsize > 1:
-            pixels = pixels.astype(pixels.dtype.newbyteorder("<"), copy=False)
-        return memoryview(np.ascontiguousarray(pixels)).cast("B")
+        return memoryview(_little_endian(self.pixels)).cast("B")
 
     def native_pixel_length(self) -> int:
-        """The length of :meth:`native_pixel_bytes`, without packing anything."""
-        return self.frames.byte_count if isinstance(self.frames, BinaryFrames) else self.frames.nbytes
+        """The length of :meth:`native_pixel_bytes`, without making any frame."""
+        return self.frames.nbytes if isinstance(self.frames, np.ndarray) else self.frames.byte_count
 
     def native_pixel_chunks(self, reuse_buffer: bool = True) -> Iterator[memoryview]:
-        """:meth:`native_pixel_bytes` in consecutive pieces; BINARY frames not packed yet are packed piece by piece
-        (with ``reuse_buffer``, into one buffer: use each piece before asking for the next)."""
-        if isinstance(self.frames, BinaryFrames):
-            for chunk in self.frames.chunks(reuse_buffer=reuse_buffer):
-                yield memoryview(chunk).cast("B")
-        else:
+        """:meth:`native_pixel_bytes` in consecutive pieces; frames not made yet are made piece by piece (with
+        ``reuse_buffer``, into one buffer: use each piece before asking for the next)."""
+        if isinstance(self.frames, np.ndarray):
             yield self.native_pixel_bytes()
+            return
+        for chunk in self.frames.chunks(reuse_buffer=reuse_buffer):
+            yield memoryview(_little_endian(chunk)).cast("B")
 
     def pixel_element_header(self, length: int) -> bytes:
         """Tag, VR and length of an Explicit VR Little Endian PixelData element with ``length`` value bytes."""
@@ -85,9 +89,21 @@ class EncodedSeg:
         """The complete dataset, PixelData included (a copy of the pixels as ``bytes``, RLE encoded if the
         transfer syntax says so). The dataset is returned, not copied."""
         if self.encapsulated:
-            self.dataset.add_new(PIXEL_DATA_TAG, "OB", encapsulate([encode_frame(frame) for frame in self.pixels]))
+            if isinstance(self.frames, np.ndarray):
+                chunks: Iterable[np.ndarray] = [self.frames]
+            else:  # each frame is compressed as soon as it is made
+                chunks = self.frames.chunks()
+            encoded_frames = [encode_frame(frame) for chunk in chunks for frame in chunk]
+            self.dataset.add_new(PIXEL_DATA_TAG, "OB", encapsulate(encoded_frames))
             self.dataset["PixelData"].is_undefined_length = True
         else:
             # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
             self.dataset.add_new(PIXEL_DATA_TAG, self.vr, self.native_pixel_bytes().tobytes())
         return self.dataset
+
+
+def _little_endian(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` as a C-contiguous little-endian array (itself when it is one already)."""
+    if pixels.dtype.itemsize > 1:
+        pixels = pixels.astype(pixels.dtype.newbyteorder("<"), copy=False)
+    return np.ascontiguousarray(pixels)

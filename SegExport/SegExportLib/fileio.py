@@ -43,7 +43,7 @@ PYDICOM_MAJOR = int(pydicom.__version__.split(".")[0])
 
 DEFLATE_LEVEL = 6
 """zlib level for Deflated Explicit VR Little Endian: level 1 is 2.5x faster but its files are twice as large."""
-DEFLATE_CHUNK_BYTES = 8 << 20
+DEFLATE_CHUNK_BYTES = 4 << 20
 """Deflated data is compressed in chunks of this size on several threads (zlib releases the GIL)."""
 WRITE_BEHIND_BYTES = 16 << 20
 """Output files are handed to the disk in parts of this size as they are written (see ``_WriteBehindFile``)."""
@@ -81,11 +81,9 @@ def save_dataset(dataset: SegData, target: str | os.PathLike[str] | io.BufferedI
         else:
             length = dataset.native_pixel_length()
             pad = b"\0" if length % 2 else b""
-            # Deflate compresses pieces on other threads while later ones are made: they need buffers of their own.
-            deflated = dataset.dataset.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
             pixels = itertools.chain(
                 [memoryview(dataset.pixel_element_header(length + len(pad)))],
-                dataset.native_pixel_chunks(reuse_buffer=not deflated),
+                dataset.native_pixel_chunks(),
                 [memoryview(pad)],
             )
             dataset = dataset.dataset
@@ -128,10 +126,10 @@ def deflate_chunks(
     """Raw deflate (no zlib header) of ``data`` (or of the concatenation of several buffers, which may come from
     a generator) as consecutive blocks forming one valid deflate stream.
 
-    The data is cut into pieces of at most ``DEFLATE_CHUNK_BYTES`` (small buffers are grouped, not copied), each
-    compressed on its own on a pool of threads, a few pieces ahead of the one being returned; all but the last
-    end with a sync flush (a byte-aligned, non-final block), so their outputs concatenate into a single stream,
-    at the price of a few bytes per piece. Each buffer must stay unchanged after it is handed over.
+    The data is copied into pieces of ``DEFLATE_CHUNK_BYTES`` (a few buffers, reused), each compressed on its
+    own on a pool of threads while the next ones are filled; all but the last end with a sync flush (a
+    byte-aligned, non-final block), so their outputs concatenate into a single stream, at the price of a few
+    bytes per piece. A buffer may be changed as soon as the next one is asked for (the writers reuse one).
 
     >>> data = bytes(100) * 1000
     >>> zlib.decompress(b"".join(deflate_chunks(data)), -zlib.MAX_WBITS) == data
@@ -140,48 +138,71 @@ def deflate_chunks(
     b'abcd'
     """
     buffers = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
-    pieces = _deflate_pieces(buffers)
 
-    def compress(piece: list[memoryview], last: bool) -> bytes:
+    def compress(piece: memoryview, last: bool) -> bytes:
         compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
-        blocks = [compressor.compress(part) for part in piece]
-        blocks.append(compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH))
-        return b"".join(blocks)
+        return compressor.compress(piece) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
-    current = next(pieces, [memoryview(b"")])
+    pieces = _Pieces(buffers)
+    current = next(pieces, memoryview(b""))
     following = next(pieces, None)
     if following is None:
         yield compress(current, True)
         return
     workers = min(os.cpu_count() or 1, 8)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[Future[bytes]] = deque()
+        pending: deque[tuple[Future[bytes], memoryview]] = deque()
         while following is not None:
-            pending.append(pool.submit(compress, current, False))
+            pending.append((pool.submit(compress, current, False), current))
+            if len(pending) > workers:  # enough queued to keep every thread busy: wait for the oldest
+                done, piece = pending.popleft()
+                yield done.result()
+                pieces.recycle(piece)
             current, following = following, next(pieces, None)
-            if len(pending) > 2 * workers:
-                yield pending.popleft().result()
-        pending.append(pool.submit(compress, current, True))
+        pending.append((pool.submit(compress, current, True), current))
         while pending:
-            yield pending.popleft().result()
+            yield pending.popleft()[0].result()
 
 
-def _deflate_pieces(buffers: Iterable[bytes | memoryview]) -> Iterator[list[memoryview]]:
-    """Consecutive views of the buffers' bytes grouped into pieces of at most ``DEFLATE_CHUNK_BYTES``."""
-    piece: list[memoryview] = []
-    size = 0
-    for buffer in buffers:
-        view = memoryview(buffer).cast("B")
-        while len(view):
-            part = view[: DEFLATE_CHUNK_BYTES - size]
-            piece.append(part)
-            size += len(part)
-            view = view[len(part) :]
-            if size == DEFLATE_CHUNK_BYTES:
-                yield piece
-                piece, size = [], 0
-    if piece:
-        yield piece
+class _Pieces:
+    """Iterates over the bytes of a sequence of buffers, copied into pieces of ``DEFLATE_CHUNK_BYTES``.
+
+    Each piece is a view of one of a few buffers that :meth:`recycle` gives back for reuse, so a stream of any
+    length uses a fixed amount of memory, already paged in after the first pieces.
+    """
+
+    def __init__(self, buffers: Iterable[bytes | memoryview]) -> None:
+        self._buffers = iter(buffers)
+        self._spare: list[bytearray] = []
+        self._view = memoryview(b"")
+
+    def __iter__(self) -> _Pieces:
+        return self
+
+    def __next__(self) -> memoryview:
+        piece = self._spare.pop() if self._spare else bytearray(DEFLATE_CHUNK_BYTES)
+        size = 0
+        while size < len(piece):
+            if not self._view:
+                buffer = next(self._buffers, None)
+                if buffer is None:
+                    break
+                self._view = memoryview(buffer).cast("B")
+                continue
+            count = min(len(self._view), len(piece) - size)
+            piece[size : size + count] = self._view[:count]
+            self._view = self._view[count:]
+            size += count
+        if size == 0:
+            self._spare.append(piece)
+            raise StopIteration
+        return memoryview(piece)[:size]
+
+    def recycle(self, piece: memoryview) -> None:
+        """Take back the buffer under ``piece`` (its compression is done)."""
+        buffer = piece.obj
+        piece.release()
+        self._spare.append(buffer)  # type: ignore[arg-type]  # pieces are views of bytearrays
 
 
 def dataset_to_bytes(dataset: SegData) -> bytes:

@@ -37,6 +37,7 @@ from .errors import (
 from .fileio import declare_explicit_little_endian
 from .functional_groups import Frame, PerFrameGroupsEncoder, dimension_modules, shared_functional_groups
 from .geometry import match_slices
+from .labelmap_frames import LabelmapFrames
 from .seg_header import (
     LABEL_MAP_SEGMENTATION_STORAGE,
     SEGMENTATION_STORAGE,
@@ -291,7 +292,7 @@ class _SegWriter:
         descriptions: list[SegmentDescription],
         per_frame: RawDataElement,
         frame_count: int,
-        pixel_data: np.ndarray | BinaryFrames,
+        pixel_data: np.ndarray | BinaryFrames | LabelmapFrames,
         frame_shape: tuple[int, int],
         overlap: str,
         bits_allocated: int = 1,
@@ -432,11 +433,8 @@ class MultiClassWriter(_SegWriter):
     ) -> EncodedSeg:
         """One frame per slice (slices with a written segment, unless skip_empty_slices is off)."""
         box = self._frame_box([labels], series, report)
-        row_start, row_stop, column_start, column_stop = box
-        dtype = np.uint8 if len(segments) < 256 else np.uint16
-        # Segment number of each label value present (0 for labels left out); looked up by binary search so
-        # that memory does not grow with the size of the label values.
-        number_of_value = np.zeros(len(summary.values), dtype=dtype)
+        # Segment number of each label value present (0 for labels left out).
+        number_of_value = np.zeros(len(summary.values), dtype=np.int64)
         for number, segment in enumerate(segments, start=1):
             number_of_value[np.searchsorted(summary.values, segment.label)] = number
         if self.skip_empty_slices:
@@ -448,18 +446,8 @@ class MultiClassWriter(_SegWriter):
         slices = slices[np.argsort(offsets[slices], kind="stable")]
         shift = self._frame_shift(series, box)
         frames = [Frame(0, planes[k], planes[k].position + shift, index) for index, k in enumerate(slices, start=1)]
-        pixels = np.empty((len(slices), row_stop - row_start, column_stop - column_start), dtype=dtype)
-        lookup = None
-        if summary.values[-1] < 1 << 16:  # small label values: a direct table is fastest
-            lookup = np.zeros(int(summary.values[-1]) + 1, dtype=dtype)
-            lookup[summary.values] = number_of_value
-        for index, k in enumerate(slices):
-            window = labels[k, row_start:row_stop, column_start:column_stop]
-            if lookup is not None:
-                pixels[index] = lookup[window]
-            else:
-                position = np.minimum(np.searchsorted(summary.values, window), len(summary.values) - 1)
-                pixels[index] = np.where(summary.values[position] == window, number_of_value[position], 0)
+        # Made when written (or when a complete dataset is asked for), a few slices at a time.
+        pixels = LabelmapFrames(labels, slices, box, summary.values, number_of_value)
         report.frame_count = len(frames)
         encoded = self._build_dataset(
             series,
@@ -469,7 +457,7 @@ class MultiClassWriter(_SegWriter):
             pixels,
             pixels.shape[1:],
             "NO",
-            bits_allocated=8 * dtype().itemsize,
+            bits_allocated=8 * pixels.dtype.itemsize,
             segmentation_type="LABELMAP",
         )
         self.last_report = report
