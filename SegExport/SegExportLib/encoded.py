@@ -26,7 +26,7 @@ from pydicom.uid import RLELossless
 
 from .binary_frames import BinaryFrames
 from .labelmap_frames import LabelmapFrames
-from .rle import encode_frame
+from .rle import encode_frames
 
 PIXEL_DATA_TAG = 0x7FE00010
 
@@ -93,7 +93,7 @@ class EncodedSeg:
                 chunks: Iterable[np.ndarray] = [self.frames]
             else:  # each frame is compressed as soon as it is made
                 chunks = self.frames.chunks()
-            encoded_frames = [encode_frame(frame) for chunk in chunks for frame in chunk]
+            encoded_frames = [fragment for chunk in chunks for fragment in encode_frames(chunk)]
             self.dataset.add_new(PIXEL_DATA_TAG, "OB", encapsulate(encoded_frames))
             self.dataset["PixelData"].is_undefined_length = True
         else:
