@@ -197,6 +197,13 @@ def measure(command: list[str], out: Path) -> tuple[float, float, float, int]:
     return float(wall), int(rss_kb) / 1024, out.stat().st_size / 1e6, frames
 
 
+def _runs_wanted(first_wall_s: float, runs: int) -> int:
+    """How many runs a tool gets, from its first one: one when slow, more when quick (noise weighs more)."""
+    if first_wall_s >= REPEAT_LIMIT_S:
+        return 1
+    return runs if first_wall_s >= QUICK_S else max(runs, QUICK_RUNS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="S,L")
@@ -209,15 +216,22 @@ def main() -> None:
         for data in arguments.data.split(","):
             ct, labels, metainfo = prepare(size, data)
             out = BENCH / "work" / "out.dcm"
+            selected = {
+                tool: command
+                for tool, command in commands(ct, labels, metainfo, out).items()
+                if not arguments.tools or tool in arguments.tools.split(",")
+            }
+            runs = {tool: [measure(command, out)] for tool, command in selected.items()}
+            wanted = {tool: _runs_wanted(first[0][0], arguments.runs) for tool, first in runs.items()}
+            # The further runs go round the tools, so that a slow spell of this shared machine falls on all of
+            # them alike instead of on whichever tool it happens to meet.
+            while any(len(runs[tool]) < wanted[tool] for tool in selected):
+                for tool, command in selected.items():
+                    if len(runs[tool]) < wanted[tool]:
+                        runs[tool].append(measure(command, out))
             results = {}
-            for tool, command in commands(ct, labels, metainfo, out).items():
-                if arguments.tools and tool not in arguments.tools.split(","):
-                    continue
-                runs = [measure(command, out)]
-                wanted = arguments.runs if runs[0][0] >= QUICK_S else max(arguments.runs, QUICK_RUNS)
-                while len(runs) < wanted and runs[0][0] < REPEAT_LIMIT_S:
-                    runs.append(measure(command, out))
-                results[tool] = (*(statistics.median(r[i] for r in runs) for i in range(4)), len(runs))
+            for tool, taken in runs.items():
+                results[tool] = (*(statistics.median(r[i] for r in taken) for i in range(4)), len(taken))
                 print(f"{size} {data:9} {tool:26} {results[tool]}", file=sys.stderr)
             base = results.get("SegExport")
             for tool, (wall, rss, size_mb, frames, count) in results.items():

@@ -1,10 +1,10 @@
 """A SEG as the writers produce it: the dataset, and its pixel data kept apart.
 
-Pixel data is most of a SEG (154 MB for 4,630 frames of 512 x 512). A BINARY SEG's
-frames are kept as the labelmap bands they come from and packed chunk by chunk
-while :func:`SegExportLib.fileio.write_file` writes them after the rest of the
-dataset; LABELMAP and FRACTIONAL frames are the writer's own array, written without
-a copy. :meth:`EncodedSeg.to_dataset` gives the usual complete
+Pixel data is most of a SEG (154 MB for 4,630 frames of 512 x 512). BINARY and
+LABELMAP frames are kept as a description of where they come from in the labelmap
+and made chunk by chunk while :func:`SegExportLib.fileio.write_file` writes them
+after the rest of the dataset; FRACTIONAL frames are the writer's own array, written
+without a copy. :meth:`EncodedSeg.to_dataset` gives the usual complete
 :class:`pydicom.Dataset` (what ``writer.write`` returns) when one is wanted.
 
 >>> encoded = MultiClassWriter(tpl).encode(labels, ct_datasets)   # doctest: +SKIP

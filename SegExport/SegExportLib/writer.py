@@ -405,7 +405,7 @@ class MultiClassWriter(_SegWriter):
         """As :meth:`write`, with the pixel data kept apart (for :func:`SegExportLib.write_file`, which writes it
         without a complete copy in memory).
 
-        BINARY frames are packed from the labelmap when written: leave its voxels unchanged until then.
+        The frames are made from the labelmap when written: leave its voxels unchanged until then.
         """
         labels = labelmap_array(segmentation)
         series = SourceSeries.of(source_images)
