@@ -84,7 +84,7 @@ def run(labels: list[str], metainfo: str, ct_dir: str) -> str:
     writer_inner = sum(seconds[p] for p in inner[1:-1] if p != "bit packing (while writing)")
     rows = [("Python imports (pydicom, numpy, SegExportLib)", IMPORTED - STARTED)]
     rows += [(phase, seconds[phase]) for phase, _, _ in PHASES if seconds[phase] > 0]
-    rows.append(("writer: other (frame planning, mask comparison)", seconds["writer total"] - writer_inner))
+    rows.append(("writer: other (frame planning)", seconds["writer total"] - writer_inner))
     rows.append(("not attributed (template loading, summary)", total - sum(s for _, s in rows)))
     lines = ["| phase | s | share |", "|---|---|---|"]
     lines += [f"| {phase} | {value:.3f} | {value / total:.0%} |" for phase, value in rows]

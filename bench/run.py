@@ -280,7 +280,8 @@ VERSIONS_SCRIPT = (
 
 PROFILE_NOTE = (
     "One in-process run of the whole export (`bench/profile_phases.py`), each phase timed by wrapping the core "
-    "function that does it; 'other' is the rest of the writer (frame planning and per-frame mask comparison)."
+    "function that does it; 'other' is the rest of the writer (frame planning). BINARY frames are packed while "
+    "the file is written: that time is counted as packing, not as writing."
 )
 
 
