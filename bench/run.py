@@ -151,6 +151,7 @@ def commands(ct: Path, labels: list[Path], metainfo: Path, out: Path) -> dict[st
         "SegExport deflate": [*segexport, "--compression", "deflate"],
         "SegExport LABELMAP": [*segexport, "--labelmap"],
         "SegExport LABELMAP rle": [*segexport, "--labelmap", "--compression", "rle"],
+        "SegExport LABELMAP deflate": [*segexport, "--labelmap", "--compression", "deflate"],
         "highdicom BINARY": highdicom,
         "highdicom LABELMAP": [*highdicom, "--labelmap"],
         "highdicom LABELMAP jpegls": [*highdicom, "--labelmap", "--jpegls"],
@@ -171,6 +172,7 @@ def commands(ct: Path, labels: list[Path], metainfo: Path, out: Path) -> dict[st
         for tool in (
             "SegExport LABELMAP",
             "SegExport LABELMAP rle",
+            "SegExport LABELMAP deflate",
             "highdicom LABELMAP",
             "highdicom LABELMAP jpegls",
             "pydicom-seg",
