@@ -150,40 +150,35 @@ def referenced_series(series: SourceSeries) -> RawDataElement:
     return RawDataElement(Tag(REFERENCED_SERIES_SEQUENCE), "SQ", len(value), value, 0, False, True)
 
 
-def segment_sequence(descriptions: list[SegmentDescription], labelmap: bool, unicode: bool) -> RawDataElement:
-    """The SegmentSequence (Segment Description Macro items), segments numbered from 1, pre-encoded in Explicit VR
-    Little Endian: text in UTF-8 when ``unicode`` (SpecificCharacterSet ISO_IR 192), else ASCII. A LABELMAP SEG
-    starts with the background, segment 0.
+def segment_items(descriptions: list[SegmentDescription], labelmap: bool) -> list[list[_Element]]:
+    """The SegmentSequence items (Segment Description Macro elements), segments numbered from 1; a LABELMAP SEG
+    starts with the background, segment 0. Refuses what the macro does not allow."""
+    items = [_background_elements()] if labelmap else []
+    return items + [_segment_elements(number, segment) for number, segment in enumerate(descriptions, start=1)]
+
+
+def items_are_ascii(items: list[list[_Element]]) -> bool:
+    """True when every text of ``items`` (nested sequences included) is ASCII."""
+    for elements in items:
+        for _, vr, value in elements:
+            if vr == "SQ":
+                if not items_are_ascii(value):  # type: ignore[arg-type]
+                    return False
+            elif vr != "US" and not str(value).isascii():
+                return False
+    return True
+
+
+def segment_sequence(items: list[list[_Element]], unicode: bool) -> RawDataElement:
+    """The SegmentSequence of :func:`segment_items`, pre-encoded in Explicit VR Little Endian: text in UTF-8 when
+    ``unicode`` (SpecificCharacterSet ISO_IR 192), else ASCII.
 
     A SEG from a model may describe a thousand segments; building them as datasets for pydicom to walk and write
     took longer than encoding all their frames.
     """
     encoding = "utf-8" if unicode else "ascii"
-    items = [_encode_elements(_background_elements(), encoding)] if labelmap else []
-    items += [
-        _encode_elements(_segment_elements(number, segment), encoding)
-        for number, segment in enumerate(descriptions, start=1)
-    ]
-    value = b"".join(encode_item(item) for item in items)
+    value = b"".join(encode_item(_encode_elements(item, encoding)) for item in items)
     return RawDataElement(Tag(SEGMENT_SEQUENCE), "SQ", len(value), value, 0, False, True)
-
-
-def segment_texts(descriptions: list[SegmentDescription]) -> list[str]:
-    """Every text :func:`segment_sequence` writes for ``descriptions`` (to choose the character set)."""
-    texts: list[str] = []
-    for segment in descriptions:
-        texts += [segment.segment_label(1), segment.description or "", segment.algorithm_name or ""]
-        texts += [segment.tracking_id or "", segment.tracking_uid or ""]
-        for code in (
-            segment.category,
-            segment.type,
-            segment.type_modifier,
-            segment.anatomic_region,
-            segment.anatomic_region_modifier,
-        ):
-            if code is not None:
-                texts += [code.value, code.scheme, code.meaning]
-    return texts
 
 
 # An element to encode: (tag, VR, value); the value of an SQ element is a list of items, each a list of elements.

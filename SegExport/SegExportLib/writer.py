@@ -43,10 +43,11 @@ from .seg_header import (
     SEGMENTATION_STORAGE,
     copy_patient_and_study,
     file_meta,
+    items_are_ascii,
     needs_unicode,
     referenced_series,
+    segment_items,
     segment_sequence,
-    segment_texts,
     set_series_and_content,
 )
 from .source import SourceInput, SourcePlane, SourceSeries, offsets_along
@@ -337,11 +338,12 @@ class _SegWriter:
             series.image_orientation, series.pixel_spacing, thickness, spacing
         )
         dataset.NumberOfFrames = frame_count
-        unicode = needs_unicode(dataset) or not all(text.isascii() for text in segment_texts(descriptions))
+        segments = segment_items(descriptions, labelmap)
+        unicode = needs_unicode(dataset) or not items_are_ascii(segments)
         if unicode:
             dataset.SpecificCharacterSet = "ISO_IR 192"
         # Pre-encoded elements go in last: needs_unicode would decode them.
-        dataset[0x00620002] = segment_sequence(descriptions, labelmap, unicode)
+        dataset[0x00620002] = segment_sequence(segments, unicode)
         dataset[0x00081115] = referenced_series(series)
         dataset[0x52009230] = per_frame
         dataset.file_meta = file_meta(instance_uid, self.transfer_syntax, sop_class)
