@@ -709,16 +709,12 @@ class FractionalWriter(_SegWriter):
 
 def _fraction_array(image: Volume, key: int) -> np.ndarray:
     """The (slices, rows, columns) float fractions of ``image``, checked to lie in [0, 1]."""
-    if isinstance(image, LabelVolume):
-        values = image.array.astype(np.float32, copy=False)
-    elif is_sitk_image(image) and image.GetDimension() == 3 and image.GetNumberOfComponentsPerPixel() == 1:
-        import SimpleITK as sitk
-
-        values = sitk.GetArrayViewFromImage(image).astype(np.float32, copy=False)
-    else:
+    scalar_3d = is_sitk_image(image) and image.GetDimension() == 3 and image.GetNumberOfComponentsPerPixel() == 1
+    if not (isinstance(image, LabelVolume) or scalar_3d):
         raise SegmentationImageError(
             f"the fractions of labelID {key} must be a 3D scalar SimpleITK image or a LabelVolume"
         )
+    values = array_of(image).astype(np.float32, copy=False)
     if values.size and (not np.isfinite(values).all() or values.min() < 0 or values.max() > 1):
         raise SegmentationImageError(
             f"the fractions of labelID {key} must lie in [0, 1] (found {float(np.nanmin(values)):.3g} to "
