@@ -81,11 +81,11 @@ class BinaryFrames:
             self._array = packer.pixel_buffer()
         return self._array
 
-    def chunks(self, chunk_bytes: int | None = None, reuse_buffer: bool = True) -> Iterator[np.ndarray]:
+    def chunks(self, chunk_bytes: int | None = None) -> Iterator[np.ndarray]:
         """The packed pixel data, ``byte_count`` bytes in all, as consecutive uint8 arrays of about
         ``chunk_bytes`` (default ``CHUNK_BYTES``; each chunk holds a whole number of frames, at least 8).
 
-        With ``reuse_buffer`` every chunk is the same buffer, refilled: use each before asking for the next.
+        Every chunk is the same buffer, refilled: use each before asking for the next.
         """
         if self._array is not None:
             yield self._array
@@ -97,7 +97,7 @@ class BinaryFrames:
         written = 0
         for first in range(0, self.frame_count, frames_per_chunk):
             stop = min(first + frames_per_chunk, self.frame_count)
-            packer = BinaryFramePacker(stop - first, self.rows, self.columns, buffer if reuse_buffer else None)
+            packer = BinaryFramePacker(stop - first, self.rows, self.columns, buffer)
             buffer = packer.storage
             self._pack(packer, first, stop)
             chunk = packer.packed_bits()

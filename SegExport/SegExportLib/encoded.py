@@ -72,13 +72,13 @@ class EncodedSeg:
         """The length of :meth:`native_pixel_bytes`, without making any frame."""
         return self.frames.nbytes if isinstance(self.frames, np.ndarray) else self.frames.byte_count
 
-    def native_pixel_chunks(self, reuse_buffer: bool = True) -> Iterator[memoryview]:
-        """:meth:`native_pixel_bytes` in consecutive pieces; frames not made yet are made piece by piece (with
-        ``reuse_buffer``, into one buffer: use each piece before asking for the next)."""
+    def native_pixel_chunks(self) -> Iterator[memoryview]:
+        """:meth:`native_pixel_bytes` in consecutive pieces; frames not made yet are made piece by piece into one
+        buffer: use each piece before asking for the next."""
         if isinstance(self.frames, np.ndarray):
             yield self.native_pixel_bytes()
             return
-        for chunk in self.frames.chunks(reuse_buffer=reuse_buffer):
+        for chunk in self.frames.chunks():
             yield memoryview(_little_endian(chunk)).cast("B")
 
     def pixel_element_header(self, length: int) -> bytes:

@@ -61,12 +61,11 @@ class LabelmapFrames:
             self._fill(self._array, self.slices)
         return self._array
 
-    def chunks(self, chunk_bytes: int | None = None, reuse_buffer: bool = True) -> Iterator[np.ndarray]:
+    def chunks(self, chunk_bytes: int | None = None) -> Iterator[np.ndarray]:
         """The frames as consecutive (n, rows, columns) arrays of about ``chunk_bytes`` (default
         ``binary_frames.CHUNK_BYTES``; at least one frame each).
 
-        With ``reuse_buffer`` every chunk is a view of the same buffer, refilled: use each before asking for the
-        next.
+        Every chunk is a view of the same buffer, refilled: use each before asking for the next.
         """
         if self._array is not None:
             yield self._array
@@ -76,7 +75,7 @@ class LabelmapFrames:
         buffer = None
         for first in range(0, len(self.slices), per_chunk):
             part = self.slices[first : first + per_chunk]
-            if buffer is None or not reuse_buffer:
+            if buffer is None:
                 buffer = np.empty((min(per_chunk, len(self.slices)), *self.shape[1:]), dtype=self.dtype)
             chunk = buffer[: len(part)]
             self._fill(chunk, part)
