@@ -77,6 +77,51 @@ def test_every_reader_decodes_the_same_voxels(
         assert ohif_result["segments"] == {str(n): int(mask.sum()) for n, mask in masks.items()}
 
 
+@pytest.mark.parametrize("kind", ["multiclass", "overlapping"])
+def test_numpy_deflated_segs_decode_in_every_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, dciodvfy: str, dcmqi: Path, highdicom_oracle: str
+) -> None:
+    """Written from an EncodedSeg (as export_seg and the module write), BINARY frames are deflated by
+    sparse_deflate, in several blocks here; the stream must be one every reader inflates."""
+    from SegExportLib import fileio, sparse_deflate
+
+    monkeypatch.setattr(sparse_deflate, "MIXED_FRACTION_LIMIT", 1.0)  # small test frames count as sparse
+    monkeypatch.setattr(fileio, "DEFLATE_CHUNK_BYTES", 1000)
+    made_by_numpy: list[bool] = []
+
+    def recording(*args: object, **kwargs: object) -> bytes | None:
+        block = sparse_deflate.deflate_sparse(*args, **kwargs)
+        made_by_numpy.append(block is not None)
+        return block
+
+    monkeypatch.setattr(fileio, "deflate_sparse", recording)
+    series = make_ct_series(rows=48, columns=40, slices=8, orientation="oblique")
+    ct_files = series.write(tmp_path / "ct")
+    labels = make_labelmap(series, segment_count=3, seed=7)
+    if kind == "multiclass":
+        masks = {n: labels == n for n in (1, 2, 3)}
+        encoded = MultiClassWriter(organs(3), compression="deflate").encode(series.labelmap_image(labels), ct_files)
+    else:
+        masks = {1: labels == 1, 2: labels == 2, 3: (labels == 1) | (labels == 3)}
+        images = {n: series.labelmap_image(mask.astype(np.uint8)) for n, mask in masks.items()}
+        encoded = LayeredWriter(organs(3), compression="deflate").encode(images, ct_files)
+    path = write_file(encoded, tmp_path / "seg.dcm")
+    assert len(made_by_numpy) > 2 and all(made_by_numpy)
+
+    assert run_dciodvfy_any(path, tmp_path).errors == []
+    headers = [pydicom.dcmread(p, stop_before_pixels=True) for p in ct_files]
+    ours = SegmentReader().read(path, ct_files)
+    by_highdicom = highdicom_decode(path, ct_files)
+    by_dcmqi = dcmqi_decode(path, tmp_path / "dcmqi")
+    uid_of_slice = [p.sop_instance_uid for p in SourceSeries.from_datasets(headers).planes]
+    for number, mask in masks.items():
+        np.testing.assert_array_equal(ours.segment_data(number), mask)
+        dcmqi_masks = masks_by_instance_from_volume(by_dcmqi[number], headers)
+        for k, uid in enumerate(uid_of_slice):
+            np.testing.assert_array_equal(by_highdicom[number].get(uid, np.zeros_like(mask[k])) != 0, mask[k])
+            np.testing.assert_array_equal(dcmqi_masks[uid] != 0, mask[k])
+
+
 def test_deflate_makes_sparse_segs_much_smaller(tmp_path: Path) -> None:
     series = make_ct_series(rows=128, columns=128, slices=20, pixel_data=False)
     labels = make_labelmap(series, segment_count=4, seed=3)

@@ -151,10 +151,12 @@ def test_streamed_pixel_data_gives_the_bytes_pydicom_writes(
     """write_file(EncodedSeg) streams the pixels (BINARY frames packed chunk by chunk as they are written); the
     file must be byte for byte what pydicom writes from the complete dataset (PixelData as bytes), for every
     pixel layout and compression, in one chunk or many."""
-    from SegExportLib import MultiClassWriter, binary_frames, fileio, labelmap_frames
+    from SegExportLib import MultiClassWriter, binary_frames, fileio, labelmap_frames, sparse_deflate
     from SegExportLib.fileio import dataset_to_bytes
     from SegExportLib.synthetic import make_ct_series, make_labelmap
     from SegExportLib.template import SegmentDescription, Template
+
+    monkeypatch.setattr(sparse_deflate, "MIXED_FRACTION_LIMIT", 1.0)  # these small frames are deflated by it too
 
     series = make_ct_series(rows=13, columns=21, slices=12, pixel_data=False)  # 273 bits a frame: odd sizes
     labels = make_labelmap(series, segment_count=3, seed=3)
