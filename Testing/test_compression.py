@@ -144,16 +144,28 @@ def test_unknown_compression_is_refused_with_the_choices() -> None:
 def test_deflate_in_many_chunks_is_one_valid_stream(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dcmqi: Path, highdicom_oracle: str
 ) -> None:
-    # Large SEGs are deflated in chunks on several threads; small chunks make this one take that path.
-    from SegExportLib import fileio
+    # Large SEGs are deflated in chunks; small chunks make this one take that path. A complete dataset
+    # (writer.write's) has its PixelData deflated by sparse_deflate too, and keeps it.
+    from SegExportLib import fileio, sparse_deflate
 
     monkeypatch.setattr(fileio, "DEFLATE_CHUNK_BYTES", 512)
+    monkeypatch.setattr(sparse_deflate, "MIXED_FRACTION_LIMIT", 1.0)
+    made_by_numpy: list[bool] = []
+
+    def recording(*args: object, **kwargs: object) -> bytes | None:
+        block = sparse_deflate.deflate_sparse(*args, **kwargs)
+        made_by_numpy.append(block is not None)
+        return block
+
+    monkeypatch.setattr(fileio, "deflate_sparse", recording)
     series = make_ct_series(rows=64, columns=56, slices=10)
     ct_files = series.write(tmp_path / "ct")
     labels = make_labelmap(series, segment_count=3, seed=11)
     dataset = MultiClassWriter(organs(3), compression="deflate").write(series.labelmap_image(labels), ct_files)
+    pixels = dataset.PixelData
     path = write_file(dataset, tmp_path / "seg.dcm")
-    assert len(dataset.PixelData) > 10 * fileio.DEFLATE_CHUNK_BYTES
+    assert dataset.PixelData is pixels and len(pixels) > 10 * fileio.DEFLATE_CHUNK_BYTES
+    assert len(made_by_numpy) > 10 and all(made_by_numpy)
 
     reread = pydicom.dcmread(path)
     assert reread.PixelData == dataset.PixelData

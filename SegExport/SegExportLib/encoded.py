@@ -83,7 +83,7 @@ class EncodedSeg:
 
     def pixel_element_header(self, length: int) -> bytes:
         """Tag, VR and length of an Explicit VR Little Endian PixelData element with ``length`` value bytes."""
-        return struct.pack("<HH2sHI", PIXEL_DATA_TAG >> 16, PIXEL_DATA_TAG & 0xFFFF, self.vr.encode(), 0, length)
+        return pixel_element_header(self.vr, length)
 
     def to_dataset(self) -> Dataset:
         """The complete dataset, PixelData included (a copy of the pixels as ``bytes``, RLE encoded if the
@@ -100,6 +100,11 @@ class EncodedSeg:
             # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
             self.dataset.add_new(PIXEL_DATA_TAG, self.vr, self.native_pixel_bytes().tobytes())
         return self.dataset
+
+
+def pixel_element_header(vr: str, length: int) -> bytes:
+    """Tag, VR (OB or OW) and length of an Explicit VR Little Endian PixelData element of ``length`` bytes."""
+    return struct.pack("<HH2sHI", PIXEL_DATA_TAG >> 16, PIXEL_DATA_TAG & 0xFFFF, vr.encode(), 0, length)
 
 
 def _little_endian(pixels: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from .encoded import EncodedSeg
+from .encoded import PIXEL_DATA_TAG, EncodedSeg, pixel_element_header
 from .errors import OutputExistsError, OutputWriteError
 from .sparse_deflate import deflate_sparse
 
@@ -92,6 +92,19 @@ def save_dataset(dataset: SegData, target: str | os.PathLike[str] | io.BufferedI
             if dataset and max(dataset.keys()) >= 0x7FE00010:
                 raise ValueError("an EncodedSeg's dataset must end before PixelData")
     if dataset.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
+        if layout is None and _native_pixels_last(dataset):
+            # A complete dataset (writer.write's): its PixelData is deflated as pixel data too.
+            element = dataset[PIXEL_DATA_TAG]
+            value = memoryview(element.value)
+            vr = element.VR if element.VR in ("OB", "OW") else ("OW" if int(dataset.BitsAllocated) > 8 else "OB")
+            pad = b"\0" if len(value) % 2 else b""
+            layout = FrameLayout.of(dataset, int(dataset.BitsAllocated))
+            del dataset[PIXEL_DATA_TAG]
+            try:
+                _save_deflated(dataset, target, pixel_element_header(vr, len(value) + len(pad)), [value, pad], layout)
+            finally:
+                dataset[PIXEL_DATA_TAG] = element
+            return
         _save_deflated(dataset, target, pixel_header, pixels, layout)
         return
     if PYDICOM_MAJOR >= 3:
@@ -101,6 +114,16 @@ def save_dataset(dataset: SegData, target: str | os.PathLike[str] | io.BufferedI
     target.write(pixel_header)
     for piece in pixels:
         target.write(piece)
+
+
+def _native_pixels_last(dataset: Dataset) -> bool:
+    """Whether ``dataset`` ends with native (not encapsulated) PixelData of frames whose size it gives."""
+    if PIXEL_DATA_TAG not in dataset or max(dataset.keys()) != PIXEL_DATA_TAG:
+        return False
+    element = dataset[PIXEL_DATA_TAG]
+    if element.is_undefined_length or not isinstance(element.value, (bytes, bytearray)):
+        return False
+    return all(keyword in dataset for keyword in ("Rows", "Columns", "BitsAllocated"))
 
 
 def _save_deflated(
