@@ -27,6 +27,39 @@ from support.oracles import (
 )
 
 
+def assert_readers_decode(path: Path, ct_files: list[Path], masks: dict[int, np.ndarray], tmp_path: Path) -> None:
+    """Our reader, highdicom and dcmqi's segimage2itkimage decode each segment of ``path`` to its mask."""
+    headers = [pydicom.dcmread(p, stop_before_pixels=True) for p in ct_files]
+    ours = SegmentReader().read(path, ct_files)
+    by_highdicom = highdicom_decode(path, ct_files)
+    by_dcmqi = dcmqi_decode(path, tmp_path / "dcmqi")
+    uid_of_slice = [p.sop_instance_uid for p in SourceSeries.from_datasets(headers).planes]
+    for number, mask in masks.items():
+        np.testing.assert_array_equal(ours.segment_data(number), mask)
+        dcmqi_masks = masks_by_instance_from_volume(by_dcmqi[number], headers)
+        for k, uid in enumerate(uid_of_slice):
+            np.testing.assert_array_equal(by_highdicom[number].get(uid, np.zeros_like(mask[k])) != 0, mask[k])
+            np.testing.assert_array_equal(dcmqi_masks[uid] != 0, mask[k])
+
+
+@pytest.fixture
+def made_by_numpy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each piece of pixel data deflated, whether sparse_deflate made its blocks (not zlib); small test frames
+    count as sparse, so that they go through it."""
+    from SegExportLib import fileio, sparse_deflate
+
+    monkeypatch.setattr(sparse_deflate, "MIXED_FRACTION_LIMIT", 1.0)
+    record: list[bool] = []
+
+    def recording(*args: object, **kwargs: object) -> bytes | None:
+        block = sparse_deflate.deflate_sparse(*args, **kwargs)
+        record.append(block is not None)
+        return block
+
+    monkeypatch.setattr(fileio, "deflate_sparse", recording)
+    return record
+
+
 def organs(count: int) -> Template:
     return Template([SegmentDescription(i, label=f"Organ {i}", algorithm_type="MANUAL") for i in range(1, count + 1)])
 
@@ -55,17 +88,7 @@ def test_every_reader_decodes_the_same_voxels(
     if compression == "deflate":
         assert "read failed" in run_dciodvfy(path).output.lower() or run_dciodvfy(path).errors  # the known limit
 
-    headers = [pydicom.dcmread(p, stop_before_pixels=True) for p in ct_files]
-    ours = SegmentReader().read(path, ct_files)
-    by_highdicom = highdicom_decode(path, ct_files)
-    by_dcmqi = dcmqi_decode(path, tmp_path / "dcmqi")
-    uid_of_slice = [p.sop_instance_uid for p in SourceSeries.from_datasets(headers).planes]
-    for number, mask in masks.items():
-        np.testing.assert_array_equal(ours.segment_data(number), mask)
-        dcmqi_masks = masks_by_instance_from_volume(by_dcmqi[number], headers)
-        for k, uid in enumerate(uid_of_slice):
-            np.testing.assert_array_equal(by_highdicom[number].get(uid, np.zeros_like(mask[k])) != 0, mask[k])
-            np.testing.assert_array_equal(dcmqi_masks[uid] != 0, mask[k])
+    assert_readers_decode(path, ct_files, masks, tmp_path)
 
     ohif_result = ohif_decode(path, ct_folder)
     assert "error" not in ohif_result, ohif_result
@@ -79,22 +102,19 @@ def test_every_reader_decodes_the_same_voxels(
 
 @pytest.mark.parametrize("kind", ["multiclass", "overlapping"])
 def test_numpy_deflated_segs_decode_in_every_reader(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, dciodvfy: str, dcmqi: Path, highdicom_oracle: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    made_by_numpy: list[bool],
+    kind: str,
+    dciodvfy: str,
+    dcmqi: Path,
+    highdicom_oracle: str,
 ) -> None:
     """Written from an EncodedSeg (as export_seg and the module write), BINARY frames are deflated by
     sparse_deflate, in several blocks here; the stream must be one every reader inflates."""
-    from SegExportLib import fileio, sparse_deflate
+    from SegExportLib import fileio
 
-    monkeypatch.setattr(sparse_deflate, "MIXED_FRACTION_LIMIT", 1.0)  # small test frames count as sparse
     monkeypatch.setattr(fileio, "DEFLATE_CHUNK_BYTES", 1000)
-    made_by_numpy: list[bool] = []
-
-    def recording(*args: object, **kwargs: object) -> bytes | None:
-        block = sparse_deflate.deflate_sparse(*args, **kwargs)
-        made_by_numpy.append(block is not None)
-        return block
-
-    monkeypatch.setattr(fileio, "deflate_sparse", recording)
     series = make_ct_series(rows=48, columns=40, slices=8, orientation="oblique")
     ct_files = series.write(tmp_path / "ct")
     labels = make_labelmap(series, segment_count=3, seed=7)
@@ -109,17 +129,7 @@ def test_numpy_deflated_segs_decode_in_every_reader(
     assert len(made_by_numpy) > 2 and all(made_by_numpy)
 
     assert run_dciodvfy_any(path, tmp_path).errors == []
-    headers = [pydicom.dcmread(p, stop_before_pixels=True) for p in ct_files]
-    ours = SegmentReader().read(path, ct_files)
-    by_highdicom = highdicom_decode(path, ct_files)
-    by_dcmqi = dcmqi_decode(path, tmp_path / "dcmqi")
-    uid_of_slice = [p.sop_instance_uid for p in SourceSeries.from_datasets(headers).planes]
-    for number, mask in masks.items():
-        np.testing.assert_array_equal(ours.segment_data(number), mask)
-        dcmqi_masks = masks_by_instance_from_volume(by_dcmqi[number], headers)
-        for k, uid in enumerate(uid_of_slice):
-            np.testing.assert_array_equal(by_highdicom[number].get(uid, np.zeros_like(mask[k])) != 0, mask[k])
-            np.testing.assert_array_equal(dcmqi_masks[uid] != 0, mask[k])
+    assert_readers_decode(path, ct_files, masks, tmp_path)
 
 
 def test_deflate_makes_sparse_segs_much_smaller(tmp_path: Path) -> None:
@@ -142,22 +152,13 @@ def test_unknown_compression_is_refused_with_the_choices() -> None:
 
 
 def test_deflate_in_many_chunks_is_one_valid_stream(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dcmqi: Path, highdicom_oracle: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, made_by_numpy: list[bool], dcmqi: Path, highdicom_oracle: str
 ) -> None:
     # Large SEGs are deflated in chunks; small chunks make this one take that path. A complete dataset
     # (writer.write's) has its PixelData deflated by sparse_deflate too, and keeps it.
-    from SegExportLib import fileio, sparse_deflate
+    from SegExportLib import fileio
 
     monkeypatch.setattr(fileio, "DEFLATE_CHUNK_BYTES", 512)
-    monkeypatch.setattr(sparse_deflate, "MIXED_FRACTION_LIMIT", 1.0)
-    made_by_numpy: list[bool] = []
-
-    def recording(*args: object, **kwargs: object) -> bytes | None:
-        block = sparse_deflate.deflate_sparse(*args, **kwargs)
-        made_by_numpy.append(block is not None)
-        return block
-
-    monkeypatch.setattr(fileio, "deflate_sparse", recording)
     series = make_ct_series(rows=64, columns=56, slices=10)
     ct_files = series.write(tmp_path / "ct")
     labels = make_labelmap(series, segment_count=3, seed=11)
