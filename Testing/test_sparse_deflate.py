@@ -206,3 +206,30 @@ def test_copies_of_258_bytes_are_grouped_without_changing_the_stream() -> None:
     data = b"\x07" + bytes(5_000_000) + b"\x09" + bytes(MAX_MATCH * 3 + 1)
     block = _round_trip(data, 64, None)
     assert len(block) < 5_000_000 / MAX_MATCH
+
+
+def test_rows_seen_a_few_rows_before_are_copied_from_there(any_density: None) -> None:
+    """A shape's rows come back further down (an ellipse's lower half mirrors its upper half): each row is a copy
+    of the nearest earlier row holding the same bytes (within deflate's 32 KiB), so 100 distinct rows repeated
+    cost little more than once."""
+    rng = np.random.default_rng(9)
+    patterns = rng.integers(1, 256, size=(100, 64), dtype=np.uint8)
+    patterns[:, :40] = 0
+    order = np.concatenate((np.arange(100), np.arange(99, -1, -1), np.arange(100)))
+    data = np.zeros((len(order) * 2, 64), np.uint8)
+    data[::2] = patterns[order]  # a zero row between them: never a copy of the row above
+    once = _round_trip(np.ascontiguousarray(data[:200]).tobytes(), 64, None)
+    thrice = _round_trip(data.tobytes(), 64, None)
+    assert once is not None and thrice is not None
+    assert len(thrice) < 1.3 * len(once)
+
+
+def test_rows_with_equal_keys_are_compared_before_being_copied(
+    monkeypatch: pytest.MonkeyPatch, any_density: None
+) -> None:
+    """Every row given the same key (as if all collided): only rows really equal become copies."""
+    monkeypatch.setattr(sparse_deflate, "_row_keys", lambda rows: np.zeros(len(rows), np.uint64))
+    rng = np.random.default_rng(10)
+    data = np.zeros((3000, 64), np.uint8)
+    data[::3, 50:] = rng.integers(0, 4, size=(1000, 14), dtype=np.uint8)
+    _round_trip(data.tobytes(), 64, 32768)

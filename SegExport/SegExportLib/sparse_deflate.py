@@ -9,10 +9,12 @@ pixels, or eight rows of a 1-bit frame) and sorts each unit into one of four kin
 - the same as the unit one row up: copied from there (distance: one row);
 - the same as the same place in the previous frame: copied from there (distance: one frame, when a
   frame is at most 32 KiB, the farthest deflate reaches);
-- anything else ("mixed"): sorted again word by word (8 bytes) into the same kinds; in the words
-  still mixed, each stretch of at least 3 bytes equal to the byte 1, one row or one frame before
-  becomes a copy (the longest, with a preference for short distances, which cost fewer extra bits),
-  and what is left are literal bytes.
+- the same as an earlier unit within 32 KiB (a shape's rows come back further on, an ellipse's lower
+  half mirrors its upper half): copied from the nearest one, found by sorting the units' hashes;
+- anything else ("mixed"): sorted again word by word (8 bytes) into zero words, words as one row or
+  one frame before, and mixed words; in the mixed words, each stretch of at least 3 bytes equal to
+  the byte 1, one row or one frame before becomes a copy (the longest, with a preference for short
+  distances, which cost fewer extra bits), and what is left are literal bytes.
 
 Copies that meet are joined, and literals beside a copy that can take them are taken in. The
 symbols are then Huffman coded in one dynamic block (RFC 1951 3.2.7), with code lengths limited
@@ -20,10 +22,10 @@ to 15 bits as deflate requires, and the bits packed with numpy; runs of 258-byte
 zero run) are packed as groups of up to 63 bits.
 
 What it gives up is zlib's search of every earlier string: on 512 x 512 frames its output is about
-1.15 to 1.2 times zlib level 6's (L/totalseg: 0.46 MB of frames instead of 0.39 MB), on small
-frames up to 1.8 times, for a third of zlib's time or less. Data that is not mostly zeros (more
-than ``MIXED_FRACTION_LIMIT`` of it in mixed units) is left to zlib: :func:`deflate_sparse`
-returns None for it.
+the size of zlib level 6's (L/totalseg: 0.391 MB of frames, zlib 0.392 MB; 1.04 to 1.06 times on
+the test masks), on small frames up to 1.6 times, in a third of zlib's time or less. Data that is
+not mostly zeros (more than ``MIXED_FRACTION_LIMIT`` of it in mixed units) is left to zlib:
+:func:`deflate_sparse` returns None for it.
 
 >>> import zlib
 >>> frames = np.zeros((16, 64, 64), np.uint8)
@@ -53,6 +55,8 @@ _LENGTH_EXTRA = (0,) * 8 + (1,) * 4 + (2,) * 4 + (3,) * 4 + (4,) * 4 + (5,) * 4 
 _DISTANCE_BASES = (1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049)
 _DISTANCE_BASES += (3073, 4097, 6145, 8193, 12289, 16385, 24577)
 _DISTANCE_EXTRA = (0, 0, 0, 0, *(bits for bits in range(1, 14) for _ in range(2)))
+_DISTANCE_BASE_ARRAY = np.asarray(_DISTANCE_BASES, np.int64)
+_DISTANCE_EXTRA_ARRAY = np.asarray(_DISTANCE_EXTRA, np.uint64)
 _CODE_LENGTH_ORDER = (16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15)
 _END_OF_BLOCK = 256
 _LITERAL_LENGTH_SYMBOLS = 286
@@ -109,15 +113,14 @@ class _Symbols:
     one or two shorter copies (none shorter than 3).
     """
 
-    distances: tuple[int, ...]
     literal_at: np.ndarray
     literal: np.ndarray  # the bytes
     copy_at: np.ndarray
     copy_length: np.ndarray  # 3..258
-    copy_which: np.ndarray  # index into ``distances``
+    copy_distance: np.ndarray
     full_at: np.ndarray
     full_count: np.ndarray  # at least 1
-    full_which: np.ndarray
+    full_distance: np.ndarray
 
 
 def _parse(data: np.ndarray, row_bytes: int | None, frame_bytes: int | None) -> _Symbols | None:
@@ -128,76 +131,66 @@ def _parse(data: np.ndarray, row_bytes: int | None, frame_bytes: int | None) -> 
     for distance, weight in ((1, _WEIGHT_NEAR), (row_bytes, _WEIGHT_ROW), (frame_bytes, _WEIGHT_FRAME)):
         if distance is not None:
             weights.setdefault(distance, weight)
-    distances = tuple(weights)
     unit = _unit_bytes(row_bytes)
     unit_count = size // unit
     units = np.arange(unit_count)
-    kinds = np.full(unit_count, _ZERO, np.int8)
-    kinds[_nonzero_units(data, unit, unit_count)] = _MIXED
-    _mark_copied_units(data, unit, units, kinds, row_bytes, frame_bytes)
-    mixed = units[kinds == _MIXED]
+    sources = np.full(unit_count, _ZERO, np.int64)
+    sources[_nonzero_units(data, unit, unit_count)] = _MIXED
+    _find_unit_sources(data, unit, units, sources, (row_bytes, frame_bytes), repeats=True)
+    mixed = units[sources == _MIXED]
     tail = np.arange(unit_count * unit, size)  # after the last whole unit: parsed byte by byte
     if len(mixed) * unit + len(tail) > MIXED_FRACTION_LIMIT * size and size > 4 * unit:
         return None
 
-    parsed = _Parsed(distances)
-    parsed.add_unit_runs(data, unit, units, kinds, row_bytes, frame_bytes)
+    parsed = _Parsed()
+    parsed.add_unit_runs(data, unit, units, sources)
     if unit % _WORD == 0 and len(mixed):
         # Mixed rows again, word by word: a shape's edge changes a word or two of a row, not the whole row.
         per_unit = unit // _WORD
         words = (mixed[:, None] * per_unit + np.arange(per_unit)).reshape(-1)
-        word_kinds = np.where(data[: unit_count * unit].view("<u8")[words] == 0, _ZERO, _MIXED).astype(np.int8)
-        _mark_copied_units(data, _WORD, words, word_kinds, row_bytes, frame_bytes)
-        parsed.add_unit_runs(data, _WORD, words, word_kinds, row_bytes, frame_bytes)
-        mixed, unit = words[word_kinds == _MIXED], _WORD
+        word_sources = np.where(data[: unit_count * unit].view("<u8")[words] == 0, _ZERO, _MIXED)
+        # (An earlier word of the same bytes, 8 bytes, is not worth a far copy: they are not looked for.)
+        _find_unit_sources(data, _WORD, words, word_sources, (row_bytes, frame_bytes), repeats=False)
+        parsed.add_unit_runs(data, _WORD, words, word_sources)
+        mixed, unit = words[word_sources == _MIXED], _WORD
     positions = np.concatenate(((mixed[:, None] * unit + np.arange(unit)).reshape(-1), tail))
     parsed.add_bytes(data, positions, weights)
     return parsed.symbols(data)
 
 
-_ZERO, _ROW, _FRAME, _MIXED = 0, 1, 2, 3
+# What a unit is made from: a positive value is the distance of the earlier bytes it is a copy of.
+_MIXED, _ZERO = -1, 0
 _WORD = 8
 
 
 class _Parsed:
     """Copies and literals as they are found, in any order."""
 
-    def __init__(self, distances: tuple[int, ...]) -> None:
-        self.distances = distances
+    def __init__(self) -> None:
         self.starts: list[np.ndarray] = []
         self.lengths: list[np.ndarray] = []
-        self.which: list[np.ndarray] = []
+        self.distances: list[np.ndarray] = []
         self.literals: list[np.ndarray] = []
 
-    def add_copies(self, starts: np.ndarray, lengths: np.ndarray, distance: int) -> None:
+    def add_copies(self, starts: np.ndarray, lengths: np.ndarray, distances: np.ndarray | int) -> None:
         self.starts.append(starts)
         self.lengths.append(lengths)
-        self.which.append(np.full(len(starts), self.distances.index(distance)))
+        self.distances.append(np.broadcast_to(np.asarray(distances, np.int64), starts.shape))
 
-    def add_unit_runs(
-        self,
-        data: np.ndarray,
-        unit: int,
-        units: np.ndarray,
-        kinds: np.ndarray,
-        row_bytes: int | None,
-        frame_bytes: int | None,
-    ) -> None:
-        """Runs of consecutive ``units`` of one kind (all zero, as one row up, as one frame back) as single
+    def add_unit_runs(self, data: np.ndarray, unit: int, units: np.ndarray, sources: np.ndarray) -> None:
+        """Runs of consecutive ``units`` made the same way (all zero, or copies from one distance) as single
         long copies (mixed units are left out)."""
         if not len(units):
             return
         cut = np.ones(len(units), bool)
-        cut[1:] = (kinds[1:] != kinds[:-1]) | (units[1:] != units[:-1] + 1)
+        cut[1:] = (sources[1:] != sources[:-1]) | (units[1:] != units[:-1] + 1)
         firsts = np.flatnonzero(cut)
-        run_kinds = kinds[firsts]
+        run_sources = sources[firsts]
         run_starts = units[firsts] * unit
         run_sizes = np.diff(np.append(firsts, len(units))) * unit
-        for kind, distance in ((_ROW, row_bytes), (_FRAME, frame_bytes)):
-            chosen = run_kinds == kind
-            if distance is not None and chosen.any():
-                self.add_copies(run_starts[chosen], run_sizes[chosen], distance)
-        zero = run_kinds == _ZERO
+        copied = run_sources > 0
+        self.add_copies(run_starts[copied], run_sizes[copied], run_sources[copied])
+        zero = run_sources == _ZERO
         zero_starts, zero_sizes = run_starts[zero], run_sizes[zero]
         # A zero run copies the byte before it, so its first byte is a literal unless that byte is a zero.
         leading = (zero_starts == 0) | (data[np.maximum(zero_starts - 1, 0)] != 0)
@@ -205,20 +198,18 @@ class _Parsed:
         self.add_copies(zero_starts + leading, zero_sizes - leading, 1)
 
     def add_bytes(self, data: np.ndarray, positions: np.ndarray, weights: dict[int, int]) -> None:
-        literals, starts, lengths, which = _parse_bytes(data, positions, weights)
+        literals, starts, lengths, chosen = _parse_bytes(data, positions, weights)
         self.literals.append(literals)
-        self.starts.append(starts)
-        self.lengths.append(lengths)
-        self.which.append(which)
+        self.add_copies(starts, lengths, np.asarray(tuple(weights), np.int64)[chosen])
 
     def symbols(self, data: np.ndarray) -> _Symbols:
         starts = np.concatenate(self.starts).astype(np.int64)
         lengths = np.concatenate(self.lengths).astype(np.int64)
-        which = np.concatenate(self.which).astype(np.int64)
+        distances = np.concatenate(self.distances)
         keep = lengths > 0
-        starts, lengths, which = starts[keep], lengths[keep], which[keep]
+        starts, lengths, distances = starts[keep], lengths[keep], distances[keep]
         literal_at = np.sort(np.concatenate(self.literals).astype(np.int64))
-        starts, lengths, which, literal_at = _join_copies(data, self.distances, starts, lengths, which, literal_at)
+        starts, lengths, distances, literal_at = _join_copies(data, starts, lengths, distances, literal_at)
         full, rest = np.divmod(lengths, MAX_MATCH)
         # A rest of 1 or 2 bytes cannot be a copy: the last full copy and it become two copies, of 255 + rest
         # and of 3 bytes.
@@ -230,70 +221,87 @@ class _Parsed:
         second_at = first_at[short] + first_length[short]
         has_full = full > 0
         return _Symbols(
-            distances=self.distances,
             literal_at=literal_at,
             literal=data[literal_at],
             copy_at=np.concatenate((first_at[has_first], second_at)),
             copy_length=np.concatenate((first_length[has_first], np.full(len(second_at), MIN_MATCH))),
-            copy_which=np.concatenate((which[has_first], which[short])),
+            copy_distance=np.concatenate((distances[has_first], distances[short])),
             full_at=starts[has_full],
             full_count=full[has_full],
-            full_which=which[has_full],
+            full_distance=distances[has_full],
         )
 
 
-_JOIN_PASSES = 3
-
-
 def _join_copies(
-    data: np.ndarray,
-    distances: tuple[int, ...],
-    starts: np.ndarray,
-    lengths: np.ndarray,
-    which: np.ndarray,
-    literal_at: np.ndarray,
+    data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, distances: np.ndarray, literal_at: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Fewer, longer copies: a literal just before or after a copy that holds the byte the copy would bring is
     taken into it, and copies from the same distance that meet become one (the parts of the parse each end at
     their own unit, word or stretch)."""
     order = np.argsort(starts, kind="stable")
-    starts, lengths, which = starts[order], lengths[order], which[order]
-    reach = np.asarray(distances, np.int64)[which]
+    starts, lengths, distances = starts[order], lengths[order], distances[order]
     for before in (True, False):
         if not len(literal_at) or not len(starts):
             break
         place = starts - 1 if before else starts + lengths
         found = np.minimum(np.searchsorted(literal_at, place), len(literal_at) - 1)
-        taken = (literal_at[found] == place) & (place >= reach)
-        taken[taken] = data[place[taken]] == data[place[taken] - reach[taken]]
+        taken = (literal_at[found] == place) & (place >= distances)
+        taken[taken] = data[place[taken]] == data[place[taken] - distances[taken]]
         if before:
             starts[taken] -= 1
         lengths[taken] += 1
         literal_at = np.delete(literal_at, found[taken])
     if len(starts) > 1:
-        meets = (starts[1:] == starts[:-1] + lengths[:-1]) & (which[1:] == which[:-1])
+        meets = (starts[1:] == starts[:-1] + lengths[:-1]) & (distances[1:] == distances[:-1])
         first = np.flatnonzero(np.concatenate(([True], ~meets)))
         lengths = np.add.reduceat(lengths, first)
-        starts, which = starts[first], which[first]
-    return starts, lengths, which, literal_at
+        starts, distances = starts[first], distances[first]
+    return starts, lengths, distances, literal_at
 
 
-def _mark_copied_units(
+def _find_unit_sources(
     data: np.ndarray,
     unit: int,
     units: np.ndarray,
-    kinds: np.ndarray,
-    row_bytes: int | None,
-    frame_bytes: int | None,
+    sources: np.ndarray,
+    distances: tuple[int | None, ...],
+    repeats: bool,
 ) -> None:
-    """Mixed units that equal the unit one row (else one frame) before become ``_ROW`` (``_FRAME``)."""
-    remaining = np.flatnonzero(kinds == _MIXED)
-    for kind, distance in ((_ROW, row_bytes), (_FRAME, frame_bytes)):
+    """Mixed ``units`` that equal the bytes one of ``distances`` before (the first that does), else (with
+    ``repeats``) an earlier unit of the same bytes within reach, get that distance as their source."""
+    remaining = np.flatnonzero(sources == _MIXED)
+    for distance in distances:
         if distance is None or not len(remaining):
             continue
         same = _units_equal_to(data, unit, units[remaining], distance)
-        kinds[remaining[same]] = kind
+        sources[remaining[same]] = distance
         remaining = remaining[~same]
+    if repeats and len(remaining):
+        _find_repeated_units(data, unit, units, sources)
+
+
+def _find_repeated_units(data: np.ndarray, unit: int, units: np.ndarray, sources: np.ndarray) -> None:
+    """Mixed units whose bytes a nearer unit (any unit holding something, of ``units``) had: the shape of a
+    mask's rows comes back a few rows further on, and in the next frame."""
+    holding = np.flatnonzero(sources != _ZERO)
+    words, size = _word_view(data[: (units[holding[-1]] + 1) * unit], unit)
+    rows = words.reshape(-1, unit // size)[units[holding]]
+    keys = _row_keys(rows)
+    order = np.lexsort((units[holding], keys))  # same bytes together, earliest first
+    later, earlier = order[1:], order[:-1]
+    pairs = keys[later] == keys[earlier]
+    later, earlier = later[pairs], earlier[pairs]
+    distance = (units[holding[later]] - units[holding[earlier]]) * unit
+    usable = (sources[holding[later]] == _MIXED) & (distance <= MAX_DISTANCE)
+    later, earlier, distance = later[usable], earlier[usable], distance[usable]
+    same = (rows[later] == rows[earlier]).all(axis=1)
+    sources[holding[later[same]]] = distance[same]
+
+
+def _row_keys(rows: np.ndarray) -> np.ndarray:
+    """A 64-bit key for each row (equal rows have equal keys; rows with equal keys are compared all the same)."""
+    multipliers = np.random.default_rng(0).integers(1, 1 << 62, rows.shape[1], dtype=np.uint64) | np.uint64(1)
+    return (rows.astype(np.uint64) * multipliers).sum(axis=1, dtype=np.uint64)
 
 
 def _unit_bytes(row_bytes: int | None) -> int:
@@ -529,20 +537,18 @@ class _BitWriter:
 
 def _encode_block(symbols: _Symbols, final: bool) -> bytes:
     """The block's bytes: header, Huffman codes of the symbols in data order, end of block."""
-    distance_code = np.searchsorted(_DISTANCE_BASES, symbols.distances, side="right") - 1
-    distance_extra_bits = np.asarray(_DISTANCE_EXTRA, np.uint64)[distance_code]
-    distance_extra_value = (np.asarray(symbols.distances) - np.asarray(_DISTANCE_BASES)[distance_code]).astype(
-        np.uint64
-    )
-    copy_symbol = _LENGTH_SYMBOL[symbols.copy_length].astype(np.int64)
+    copy_code = _distance_codes(symbols.copy_distance)
+    full_code = _distance_codes(symbols.full_distance)
     literal_length_frequencies = np.bincount(symbols.literal, minlength=_LITERAL_LENGTH_SYMBOLS)
-    literal_length_frequencies += np.bincount(copy_symbol, minlength=_LITERAL_LENGTH_SYMBOLS)
+    literal_length_frequencies += np.bincount(
+        _LENGTH_SYMBOL[symbols.copy_length].astype(np.int64), minlength=_LITERAL_LENGTH_SYMBOLS
+    )
     literal_length_frequencies[_LENGTH_SYMBOL[MAX_MATCH]] += int(symbols.full_count.sum())
     literal_length_frequencies[_END_OF_BLOCK] += 1
-    distance_frequencies = np.bincount(distance_code[symbols.copy_which], minlength=_DISTANCE_SYMBOLS)
-    distance_frequencies += np.bincount(
-        distance_code[symbols.full_which], weights=symbols.full_count, minlength=_DISTANCE_SYMBOLS
-    ).astype(np.int64)
+    distance_frequencies = np.bincount(copy_code, minlength=_DISTANCE_SYMBOLS)
+    distance_frequencies += np.bincount(full_code, weights=symbols.full_count, minlength=_DISTANCE_SYMBOLS).astype(
+        np.int64
+    )
     literal_length_bits = huffman_code_lengths(literal_length_frequencies, 15).astype(np.uint64)
     distance_bits = huffman_code_lengths(distance_frequencies, 15).astype(np.uint64)
     literal_length_codes = canonical_codes(literal_length_bits)
@@ -554,20 +560,19 @@ def _encode_block(symbols: _Symbols, final: bool) -> bytes:
     _write_code_lengths(header, literal_length_bits, distance_bits)
 
     # Each copy's bits as one integer (at most 15 + 5 + 15 + 13 = 48): length code and extra bits, distance
-    # code and extra bits; per distance, for the copies of 258 bytes and for the rest.
-    def copy_bits(length: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # code and extra bits.
+    def copy_bits(length: np.ndarray, distance: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         symbol = _LENGTH_SYMBOL[length].astype(np.int64)
         value = literal_length_codes[symbol] | (_LENGTH_EXTRA_VALUE[length] << literal_length_bits[symbol])
         count = literal_length_bits[symbol] + _LENGTH_EXTRA_BITS[length]
-        code = distance_code[which]
         value |= distance_codes[code] << count
         count += distance_bits[code]
-        value |= distance_extra_value[which] << count
-        return value, count + distance_extra_bits[which]
+        value |= (distance - _DISTANCE_BASE_ARRAY[code]).astype(np.uint64) << count
+        return value, count + _DISTANCE_EXTRA_ARRAY[code]
 
-    copy_value, copy_count = copy_bits(symbols.copy_length, symbols.copy_which)
+    copy_value, copy_count = copy_bits(symbols.copy_length, symbols.copy_distance, copy_code)
     full_at, full_value, full_count = _full_copy_groups(
-        symbols, *copy_bits(np.full(len(symbols.distances), MAX_MATCH), np.arange(len(symbols.distances)))
+        symbols, *copy_bits(np.full(len(full_code), MAX_MATCH), symbols.full_distance, full_code)
     )
     places = np.concatenate((symbols.literal_at, symbols.copy_at, full_at))
     order = np.argsort(places, kind="stable")
@@ -590,12 +595,17 @@ def _encode_block(symbols: _Symbols, final: bool) -> bytes:
     return out[:byte_length].tobytes()
 
 
+def _distance_codes(distances: np.ndarray) -> np.ndarray:
+    """The distance code (0-29) of each distance."""
+    return np.searchsorted(_DISTANCE_BASE_ARRAY, distances, side="right") - 1
+
+
 def _full_copy_groups(
-    symbols: _Symbols, value_per_distance: np.ndarray, bits_per_distance: np.ndarray
+    symbols: _Symbols, value_per_run: np.ndarray, bits_per_run: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs of copies of 258 bytes as groups of consecutive copies whose bits fit in 63 (a 30 KB run of zeros
     is 117 copies of 2 or 3 bits each: 4 to 6 groups): (place in the data, bits, bit count) of each group."""
-    per_copy = bits_per_distance[symbols.full_which].astype(np.int64)
+    per_copy = bits_per_run.astype(np.int64)
     per_group = 63 // per_copy
     groups = -(-symbols.full_count // per_group)
     index = np.repeat(np.arange(len(groups)), groups)
@@ -606,7 +616,7 @@ def _full_copy_groups(
     repunit = ((np.uint64(1) << (width * count).astype(np.uint64)) - np.uint64(1)) // (
         (np.uint64(1) << width.astype(np.uint64)) - np.uint64(1)
     )
-    values = value_per_distance[symbols.full_which][index] * repunit
+    values = value_per_run[index] * repunit
     places = symbols.full_at[index] + rank * per_group[index] * MAX_MATCH
     return places, values, (width * count).astype(np.uint64)
 
