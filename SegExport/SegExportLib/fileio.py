@@ -68,9 +68,10 @@ def declare_explicit_little_endian(dataset: Dataset) -> None:
 def save_dataset(dataset: SegData, target: str | os.PathLike[str] | io.BufferedIOBase) -> None:
     """``dataset.save_as`` with a DICOM file header (preamble and file meta), on pydicom 2 or 3.
 
-    A Deflated Explicit VR Little Endian dataset is compressed here, in parallel chunks, rather than by pydicom,
-    which compresses a second full copy of the encoded dataset on one thread. An :class:`EncodedSeg`'s pixels
-    are written from its array, without a copy.
+    A Deflated Explicit VR Little Endian dataset is compressed here (:func:`deflate_parts`: the pixel data apart
+    from the rest, BINARY frames by :func:`~SegExportLib.sparse_deflate.deflate_sparse`) rather than by pydicom,
+    which compresses a second full copy of the encoded dataset with zlib on one thread. An
+    :class:`EncodedSeg`'s pixels are written from its array, without a copy.
     """
     if isinstance(target, (str, os.PathLike)):
         with open(target, "wb") as stream:
