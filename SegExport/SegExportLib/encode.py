@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .ranks import ranks_within
+
 # A slice's (label, row) pairs are counted in a table when it is at most this many times larger than the number
 # of runs of labels in the slice; otherwise they are sorted (a table costs its size, sorting costs its input).
 _TABLE_TO_VOXELS = 8
@@ -290,7 +292,7 @@ class BinaryFramePacker:
         # One entry per band row: its source slice and row, its label, and its row number in the whole
         # frame stack (frame * rows + row), which fixes where its bits go.
         band_rows = np.repeat(np.arange(len(heights)), heights)
-        row_in_band = np.arange(band_rows.size) - np.repeat(np.cumsum(heights) - heights, heights)
+        row_in_band = ranks_within(heights)
         source_rows = first[band_rows] + row_in_band
         stack_rows = frames[band_rows] * self.rows + (source_rows - row_start)
         source_slices = np.asarray(slices, dtype=np.int64)[band_rows]

@@ -19,6 +19,8 @@ import struct
 
 import numpy as np
 
+from .ranks import ranks_within
+
 _MAX_RUN = 128
 _FRAMES_AT_ONCE = 8
 """Frames encoded together: enough to spread numpy's call overhead, few enough to stay in cache (8 measured
@@ -75,7 +77,7 @@ def _packbits_segments(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Cut runs into pieces of at most _MAX_RUN.
     pieces_per_run = -(-run_lengths // _MAX_RUN)
     run_of_piece = np.repeat(np.arange(len(run_starts)), pieces_per_run)
-    piece_in_run = np.arange(len(run_of_piece)) - np.repeat(np.cumsum(pieces_per_run) - pieces_per_run, pieces_per_run)
+    piece_in_run = ranks_within(pieces_per_run)
     starts = run_starts[run_of_piece] + piece_in_run * _MAX_RUN
     lengths = np.minimum(run_lengths[run_of_piece] - piece_in_run * _MAX_RUN, _MAX_RUN)
     values = flat[starts]

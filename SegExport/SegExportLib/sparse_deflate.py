@@ -41,6 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .ranks import ranks_within
+
 MAX_DISTANCE = 32768
 """The farthest back a deflate copy reaches."""
 MAX_MATCH = 258
@@ -389,22 +391,13 @@ def _parse_bytes(
     copies = (piece_kind >= 0) & (piece_lengths >= MIN_MATCH)
     literal_pieces = ~copies
     literal_index = np.repeat(piece_starts[literal_pieces], piece_lengths[literal_pieces])
-    literal_index += _ramp(piece_lengths[literal_pieces])
+    literal_index += ranks_within(piece_lengths[literal_pieces])
     return (
         positions[literal_index],
         positions[piece_starts[copies]],
         piece_lengths[copies],
         piece_kind[copies],
     )
-
-
-def _ramp(lengths: np.ndarray) -> np.ndarray:
-    """0, 1, .., n-1 for each n in ``lengths``, concatenated."""
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, np.int64)
-    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return np.arange(total) - offsets
 
 
 def _run_lengths(flags: np.ndarray, follows: np.ndarray) -> np.ndarray:
@@ -609,7 +602,7 @@ def _full_copy_groups(
     per_group = 63 // per_copy
     groups = -(-symbols.full_count // per_group)
     index = np.repeat(np.arange(len(groups)), groups)
-    rank = _ramp(groups)
+    rank = ranks_within(groups)
     count = np.minimum(per_group[index], symbols.full_count[index] - rank * per_group[index])
     width = per_copy[index]
     # count copies of value side by side: value x (1 + 2^w + 2^2w + ...), which stays below 2^63.
