@@ -200,9 +200,9 @@ class _Parsed:
         self.add_copies(zero_starts + leading, zero_sizes - leading, 1)
 
     def add_bytes(self, data: np.ndarray, positions: np.ndarray, weights: dict[int, int]) -> None:
-        literals, starts, lengths, chosen = _parse_bytes(data, positions, weights)
+        literals, starts, lengths, distances = _parse_bytes(data, positions, weights)
         self.literals.append(literals)
-        self.add_copies(starts, lengths, np.asarray(tuple(weights), np.int64)[chosen])
+        self.add_copies(starts, lengths, distances)
 
     def symbols(self, data: np.ndarray) -> _Symbols:
         starts = np.concatenate(self.starts).astype(np.int64)
@@ -364,7 +364,7 @@ def _parse_bytes(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Literals and copies for the bytes at ``positions`` (increasing; consecutive runs of them are parsed as
     stretches), copying from the distances in ``weights``: (literal positions, copy starts, copy lengths,
-    copy distance indices)."""
+    copy distances)."""
     count = len(positions)
     empty = np.zeros(0, np.int64)
     if not count:
@@ -396,7 +396,7 @@ def _parse_bytes(
         positions[literal_index],
         positions[piece_starts[copies]],
         piece_lengths[copies],
-        piece_kind[copies],
+        np.asarray(tuple(weights), np.int64)[piece_kind[copies]],
     )
 
 
