@@ -61,7 +61,7 @@ class EncodedSeg:
 
     @property
     def vr(self) -> str:
-        return "OW" if self.bits_allocated == 16 else "OB"
+        return pixel_vr(self.bits_allocated)
 
     def native_pixel_bytes(self) -> memoryview:
         """The uncompressed PixelData value as a view of ``pixels`` (little endian; no copy on little-endian
@@ -100,6 +100,11 @@ class EncodedSeg:
             # The VR must be explicit: pydicom resolves 'OB or OW' only when it re-encodes the dataset.
             self.dataset.add_new(PIXEL_DATA_TAG, self.vr, self.native_pixel_bytes().tobytes())
         return self.dataset
+
+
+def pixel_vr(bits_allocated: int) -> str:
+    """The VR of native PixelData with ``bits_allocated`` bits a pixel: OW for 16, OB for 1 and 8."""
+    return "OW" if bits_allocated == 16 else "OB"
 
 
 def pixel_element_header(vr: str, length: int) -> bytes:

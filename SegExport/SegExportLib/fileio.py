@@ -35,7 +35,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from .encoded import PIXEL_DATA_TAG, EncodedSeg, pixel_element_header
+from .encoded import PIXEL_DATA_TAG, EncodedSeg, pixel_element_header, pixel_vr
 from .errors import OutputExistsError, OutputWriteError
 from .sparse_deflate import deflate_sparse
 
@@ -97,7 +97,7 @@ def save_dataset(dataset: SegData, target: str | os.PathLike[str] | io.BufferedI
             # A complete dataset (writer.write's): its PixelData is deflated as pixel data too.
             element = dataset[PIXEL_DATA_TAG]
             value = memoryview(element.value)
-            vr = element.VR if element.VR in ("OB", "OW") else ("OW" if int(dataset.BitsAllocated) > 8 else "OB")
+            vr = element.VR if element.VR in ("OB", "OW") else pixel_vr(int(dataset.BitsAllocated))
             pad = b"\0" if len(value) % 2 else b""
             layout = FrameLayout.of(dataset, int(dataset.BitsAllocated))
             del dataset[PIXEL_DATA_TAG]
